@@ -1,0 +1,41 @@
+# storylab: `make report` rebuilds every figure and number of the report; `make test` checks everything.
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export HF_HUB_OFFLINE ?= 1
+export HF_DATASETS_OFFLINE ?= 1
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export MPLBACKEND ?= Agg
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: venv report test export bench clean-runs
+
+$(BIN)/storylab-run: pyproject.toml
+	@command -v $(PY) >/dev/null || { echo "need $(PY) (set PY=python3.x)"; exit 1; }
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+venv: $(BIN)/storylab-run
+
+report: venv
+	$(BIN)/storylab-run all --preset cpu
+	$(BIN)/storylab-report
+
+test: venv
+	@before=$$(git diff -- nbs storylab README.md | sha1sum; git status --porcelain -- nbs storylab README.md); \
+	$(BIN)/nbdev-export && $(BIN)/nbdev-clean && $(BIN)/storylab-readme; \
+	after=$$(git diff -- nbs storylab README.md | sha1sum; git status --porcelain -- nbs storylab README.md); \
+	if [ "$$before" != "$$after" ]; then echo "nbdev-export/nbdev-clean changed files: run them and commit the result"; \
+		git status --short -- nbs storylab README.md; exit 1; fi
+	$(BIN)/nbdev-test --n-workers 2
+	$(BIN)/pytest -q tests
+
+bench: venv
+	$(BIN)/python bench/run_all.py
+
+clean-runs:
+	rm -rf reports/runs

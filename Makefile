@@ -23,6 +23,7 @@ venv: $(BIN)/storylab-run
 
 report: venv
 	$(BIN)/storylab-run all --preset cpu
+	$(BIN)/python bench/run_all.py
 	$(BIN)/storylab-report
 
 test: venv

@@ -17,6 +17,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'storylab.ae_gru.StoryModel.generate': ('ae_gru.html#storymodel.generate', 'storylab/ae_gru.py'),
                                  'storylab.ae_gru.StoryModel.predict_latent': ( 'ae_gru.html#storymodel.predict_latent',
                                                                                 'storylab/ae_gru.py'),
+                                 'storylab.ae_gru.StoryModel.render': ('ae_gru.html#storymodel.render', 'storylab/ae_gru.py'),
                                  'storylab.ae_gru.StorySamples': ('ae_gru.html#storysamples', 'storylab/ae_gru.py'),
                                  'storylab.ae_gru.StorySamples.__getitem__': ('ae_gru.html#storysamples.__getitem__', 'storylab/ae_gru.py'),
                                  'storylab.ae_gru.StorySamples.__init__': ('ae_gru.html#storysamples.__init__', 'storylab/ae_gru.py'),

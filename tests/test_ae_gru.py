@@ -5,7 +5,7 @@ from conftest import storylab
 
 FRAME = ("next_frame_l1", "next_frame_psnr", "next_frame_ssim")
 CAPTION = ("caption_exact_match", "caption_bleu4", "caption_cider")
-ALL = FRAME + CAPTION + ("caption_token_acc_teacher_forced", "ae_recon_l1")
+ALL = FRAME + CAPTION + ("caption_token_acc_teacher_forced", "ae_recon_l1", "next_frame_l1_decoder_only")
 
 
 def test_smoke_run_has_all_metrics_and_baselines(home):
@@ -15,8 +15,9 @@ def test_smoke_run_has_all_metrics_and_baselines(home):
     assert set(ALL) <= set(rec["metrics"])
     for name in ("copy_last", "mean_frame"):
         assert set(FRAME + CAPTION) <= set(rec["baselines"][name]), name
-        assert set(FRAME + CAPTION) <= set(rec["baselines_ci"][name]), name
-    for k in ALL:
+        assert {"next_frame_l1", "caption_cider"} <= set(rec["baselines_ci"][name]), name
+    assert {"next_frame_l1", "caption_cider"} <= set(rec["ci"])
+    for k in rec["ci"]:
         lo, hi = rec["ci"][k]
         assert lo <= rec["metrics"][k] + 1e-9 and rec["metrics"][k] <= hi + 1e-9, (k, lo, hi)
     assert rec["headline"] == "caption_cider"

@@ -180,7 +180,7 @@ class Experiment:
                "ci": ci or {}, "baselines_ci": baselines_ci or {},
                "headline": headline or (next(iter(metrics)) if metrics else None),
                "tables": tables or {}, "notes": notes, "figures": self.figures,
-               "wall_s": round(time.time() - self.t0, 2), "peak_rss_mb": round(peak_rss_mb(), 1),
+               "wall_s": round(time.time() - self.t0, 2), "peak_rss_mb": round(peak_rss_mb(), 1), "cpu_threads": torch.get_num_threads(),
                "version": storylab.__version__, "python": platform.python_version(), "torch": torch.__version__,
                "finished_at": datetime.now().isoformat(timespec="seconds"), **extra}
         if not self.main: return rec

@@ -90,3 +90,17 @@ def test_failed_save_keeps_previous_checkpoint_and_truncated_file_is_refused(tmp
     raw = path.read_bytes(); (tmp_path / "cut.pt").write_bytes(raw[:100])
     with pytest.raises(CheckpointError, match="truncated or corrupt"): load_checkpoint(tmp_path / "cut.pt")
     with pytest.raises(ConfigMismatchError, match="hidden: checkpoint=8 vs asked=16"): load_checkpoint(path, {"hidden": 16})
+
+
+def test_two_experiments_side_by_side(home):
+    "`--jobs 2` runs experiments in parallel child processes with one CPU thread each, then prints the summary."
+    res = storylab("storylab-run", "sanity,storyworld_eda", "--preset", "smoke", "--jobs", "2", "--name", "j2")
+    for name in ("sanity", "storyworld_eda"):
+        rd = home / "reports/runs" / name / "j2"
+        rec = json.loads((rd / "metrics.json").read_text())
+        assert rec["preset"] == "smoke" and rec["cpu_threads"] == max(1, (os.cpu_count() or 1) // 2)
+        assert (rd / "run.log").exists()
+        assert name in res.stdout
+    assert "total" in res.stdout
+    bad = storylab("storylab-run", "sanity,storyworld_eda", "-p", "epochs", "2", check=False)
+    assert bad.returncode == 2 and "one experiment" in bad.stderr

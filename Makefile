@@ -22,7 +22,7 @@ $(BIN)/storylab-run: pyproject.toml
 venv: $(BIN)/storylab-run
 
 report: venv
-	$(BIN)/storylab-run all --preset cpu
+	$(BIN)/storylab-run all --preset cpu --jobs 2
 	$(BIN)/python bench/run_all.py
 	$(BIN)/storylab-report
 

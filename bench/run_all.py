@@ -6,7 +6,7 @@ from pathlib import Path
 from storylab.core import atomic_write, storylab_home
 
 here = Path(__file__).parent
-sections = []
+sections, t_start = [], time.time()
 for script in sorted(here.glob("bench_*.py")):
     t0 = time.time()
     res = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
@@ -16,4 +16,4 @@ for script in sorted(here.glob("bench_*.py")):
     sections.append(f"### `bench/{script.name}`\n\n{doc}\n\n{out}\n")
 atomic_write(storylab_home() / "reports" / "bench.md",
              f"Measured on this machine by `make bench` ({time.strftime('%Y-%m-%d')}); each script compares its cases side by side in one run.\n\n"
-             + "\n".join(sections))
+             + "\n".join(sections) + f"\n<!-- bench_total_s={time.time() - t_start:.0f} -->\n")

@@ -321,6 +321,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'storylab.report._fmt': ('report.html#_fmt', 'storylab/report.py'),
                                  'storylab.report._summary': ('report.html#_summary', 'storylab/report.py'),
                                  'storylab.report._table': ('report.html#_table', 'storylab/report.py'),
+                                 'storylab.report._timing': ('report.html#_timing', 'storylab/report.py'),
                                  'storylab.report.build_report': ('report.html#build_report', 'storylab/report.py'),
                                  'storylab.report.experiment_section': ('report.html#experiment_section', 'storylab/report.py'),
                                  'storylab.report.metrics_table': ('report.html#metrics_table', 'storylab/report.py'),

@@ -5,7 +5,8 @@ from conftest import storylab
 
 FRAME = ("next_frame_l1", "next_frame_psnr", "next_frame_ssim")
 CAPTION = ("caption_exact_match", "caption_bleu4", "caption_cider")
-ALL = FRAME + CAPTION + ("caption_token_acc_teacher_forced", "ae_recon_l1", "next_frame_l1_decoder_only")
+ALL = FRAME + CAPTION + ("caption_token_acc_teacher_forced", "ae_recon_l1", "next_frame_l1_residual", "next_frame_l1_decode",
+       "next_frame_l1_true_latent", "next_frame_l1_minus_copy_last")
 
 
 def test_smoke_run_has_all_metrics_and_baselines(home):

@@ -47,6 +47,9 @@ def test_eval_checkpoint_reproduces_the_run(gan_home):
     res = json.loads(out.stdout[out.stdout.index("{"):])
     rec = json.loads((run / "metrics.json").read_text())
     for m in METRICS: assert abs(res[m] - rec["metrics"][m]) < 1e-6, m
+    # the checkpoint rebuilds the copy-aware decoder: it reads the context captions' tokens after the prefix
+    gan = load_checkpoint(run / "model.pt")["config"]["gan"]
+    assert gan["ctx_len"] == rec["params"]["ctx_len"] > 0 and gan["copy_ngram"] > 0
 
 
 def _kill_when(proc, path: Path, timeout=300):

@@ -21,11 +21,11 @@ from .core import load_checkpoint, save_checkpoint
 # %% auto #0
 __all__ = ['CC_HUB_ID', 'PAIRS_HUB_ID', 'special_ids', 'encode_captions', 'decode_captions', 'PrefCaptioner', 'build_captioner',
            'set_dropout', 'caption_items', 'preference_items', 'trim_collate', 'stage1_loss', 'dpo_loss',
-           'reference_logps', 'embed_all', 'generate_captions', 'preference_scores', 'implicit_rewards',
-           'attribute_rates', 'storyworld_records', 'more_pairs', 'load_conceptual_captions', 'load_hub_pairs',
-           'storyclip_feature_map', 'clip_patch_tokens', 'FeatureMapEncoder', 'frame_features', 'tokenizer_state',
-           'tokenizer_from_state', 'save_captioner', 'load_captioner', 'bert_f1', 'caption_report', 'preference_report',
-           'predict', 'evaluate_checkpoint']
+           'reference_logps', 'embed_all', 'generate_captions', 'sample_captions', 'preference_scores',
+           'implicit_rewards', 'attribute_rates', 'storyworld_records', 'more_pairs', 'load_conceptual_captions',
+           'load_hub_pairs', 'onpolicy_pairs', 'storyclip_feature_map', 'clip_patch_tokens', 'FeatureMapEncoder',
+           'frame_features', 'tokenizer_state', 'tokenizer_from_state', 'save_captioner', 'load_captioner', 'bert_f1',
+           'caption_report', 'preference_report', 'predict', 'evaluate_checkpoint']
 
 # %% ../nbs/14_pref_align.ipynb #2663b46d
 def special_ids(tokenizer) -> dict:
@@ -108,8 +108,10 @@ class PrefCaptioner(nn.Module):
         return -self.token_logps(feats, ids, mask).sum() / mask[:, 1:].sum().clamp(min=1)
 
     @torch.no_grad()
-    def generate(self, feats, max_new_tokens: int = 48, eos_id: int | None = None) -> torch.Tensor:
-        "Greedy captions (token ids after BOS), with the key/value cache."
+    def generate(self, feats, max_new_tokens: int = 48, eos_id: int | None = None, temperature: float = 0.0,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """Captions (token ids after BOS), with the key/value cache: greedy (`temperature` 0), else sampled from
+        softmax(logits / `temperature`) with `generator`."""
         vt, n = self.vision_tokens(feats), len(feats)
         x = torch.full((n, 1), self.bos_id, dtype=torch.long, device=vt.device)
         done = torch.zeros(n, dtype=torch.bool, device=vt.device)
@@ -117,7 +119,9 @@ class PrefCaptioner(nn.Module):
         for _ in range(max_new_tokens):
             out = self.decoder(input_ids=x[:, -1:] if past is not None else x, past_key_values=past,
                                encoder_hidden_states=vt, use_cache=True)
-            past, nxt = out.past_key_values, out.logits[:, -1].argmax(-1)
+            past, logits = out.past_key_values, out.logits[:, -1].float()
+            if temperature > 0: nxt = torch.multinomial(torch.softmax(logits / temperature, -1), 1, generator=generator)[:, 0]
+            else: nxt = logits.argmax(-1)
             if eos_id is not None: nxt = torch.where(done, torch.full_like(nxt, eos_id), nxt); done |= nxt == eos_id
             x = torch.cat([x, nxt[:, None]], 1)
             if done.all(): break
@@ -233,6 +237,18 @@ def generate_captions(model: PrefCaptioner, feats, tokenizer, batch_size: int = 
     return out
 
 @torch.no_grad()
+def sample_captions(model: PrefCaptioner, feats, tokenizer, n_samples: int = 4, temperature: float = 1.0, batch_size: int = 256,
+                    max_new_tokens: int = 48, seed: int = 0, device="cpu") -> list[list[str]]:
+    "`n_samples` captions per image sampled at `temperature` (batched, reproducible for `seed`): a list of lists."
+    if n_samples < 1 or temperature <= 0: raise ValueError(f"need n_samples >= 1 and temperature > 0, got {n_samples}, {temperature}")
+    model.eval(); feats = torch.as_tensor(np.asarray(feats), dtype=torch.float32)
+    eos, g = special_ids(tokenizer)["eos"], torch.Generator(device=device).manual_seed(seed)
+    rep, out = feats.repeat_interleave(n_samples, 0), []
+    for s in range(0, len(rep), batch_size):
+        out += decode_captions(tokenizer, model.generate(rep[s:s + batch_size].to(device), max_new_tokens, eos, temperature, g).cpu())
+    return [out[i * n_samples:(i + 1) * n_samples] for i in range(len(feats))]
+
+@torch.no_grad()
 def preference_scores(model: PrefCaptioner, items: list[dict], batch_size: int = 64, device="cpu") -> dict:
     "Per pair: 'chosen' and 'rejected' summed log-probs under `model` (N-arrays)."
     model.eval(); pc, pr = [], []
@@ -301,6 +317,26 @@ def load_hub_pairs(split: str = "train", limit: int = 5_000, image_size: int = 2
     return dict(images=_hub_images(ds["image"], image_size), captions=ds["chosen"], chosen=ds["chosen"],
                 rejected=ds["rejected"], error_kind=["preference"] * len(ds), attributes=None,
                 ids=[str(i) for i in range(len(ds))])
+
+# %% ../nbs/14_pref_align.ipynb #6473173f
+def onpolicy_pairs(samples: list[list[str]], attributes: list[dict] | None) -> dict:
+    """Best-vs-worst pairs of each frame's sampled captions, scored against its true `attributes` (hallucination
+    rate, then specificity): {'frame', 'chosen', 'rejected', 'error_kind' ('onpolicy'), 'chosen_hallucination',
+    'rejected_hallucination'}; frames whose samples tie (or whose best or worst is empty) give no pair."""
+    from storylab.storyworld import attribute_scores
+    if attributes is None: raise ValueError("on-policy pairs need each frame's true attributes (StoryWorld); hub data have none")
+    if len(samples) != len(attributes): raise ValueError(f"{len(samples)} frames of samples but {len(attributes)} of attributes")
+    out = {k: [] for k in ("frame", "chosen", "rejected", "error_kind", "chosen_hallucination", "rejected_hallucination")}
+    for i, (caps, a) in enumerate(zip(samples, attributes)):
+        sc = [attribute_scores(c, a) for c in caps]
+        key = [(s["hallucination"], -s["specificity"]) for s in sc]   # smaller is better
+        best, worst = min(range(len(caps)), key=key.__getitem__), max(range(len(caps)), key=key.__getitem__)
+        if key[best] == key[worst] or not caps[best].strip() or not caps[worst].strip(): continue
+        out["frame"].append(i); out["chosen"].append(caps[best]); out["rejected"].append(caps[worst]); out["error_kind"].append("onpolicy")
+        out["chosen_hallucination"].append(sc[best]["hallucination"]); out["rejected_hallucination"].append(sc[worst]["hallucination"])
+    out["frame"] = np.array(out["frame"], dtype=int)
+    for k in ("chosen_hallucination", "rejected_hallucination"): out[k] = np.array(out[k], dtype=float)
+    return out
 
 # %% ../nbs/14_pref_align.ipynb #9df049b5
 @torch.no_grad()

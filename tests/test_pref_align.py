@@ -23,6 +23,10 @@ def test_smoke_run_metrics_predict_and_eval(home):
     assert {f["file"] for f in rec["figures"]} == {"losses.png", "before_after.png", "samples.png"}
     assert all((run / "figures" / f["file"]).exists() for f in rec["figures"])
     assert rec["metrics"]["dry_run"] == 0 and rec["metrics"]["skipped_batches_stage2"] == 0
+    # on-policy sampling ran (smoke: 2 samples per frame; the tiny smoke model's samples may all tie, giving no pair)
+    m = rec["metrics"]
+    assert 0 <= m["onpolicy_pairs"] <= m["n_train_pairs"] and m["onpolicy_s"] > 0 and "on-policy" in rec["notes"]
+    if m["onpolicy_pairs"]: assert m["onpolicy_chosen_hallucination"] <= m["onpolicy_rejected_hallucination"]
     # one image file → one caption, from the saved checkpoint
     frame = home / "frame.png"
     Image.fromarray(np.full((64, 64, 3), 200, np.uint8)).save(frame)
@@ -52,3 +56,9 @@ def test_dry_run_and_config_file(home, tmp_path):
 def test_bad_stage_is_refused(home):
     res = storylab("storylab-run", "pref_align", "--preset", "smoke", "-p", "stage", "3", "-p", "dry_run", "True", check=False)
     assert res.returncode != 0 and "stage must be" in res.stderr
+
+
+def test_onpolicy_pairs_need_storyworld(home):
+    "Hub data have no attributes to label sampled captions: on-policy pairs are refused before any data is loaded."
+    res = storylab("storylab-run", "pref_align", "--preset", "smoke", "-p", "source", "hub", "-p", "dry_run", "True", check=False)
+    assert res.returncode != 0 and "onpolicy_samples" in res.stderr

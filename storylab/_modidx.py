@@ -294,6 +294,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                           'storylab/pref_align.py'),
                                      'storylab.pref_align._batches': ('pref_align.html#_batches', 'storylab/pref_align.py'),
                                      'storylab.pref_align._build_kwargs': ('pref_align.html#_build_kwargs', 'storylab/pref_align.py'),
+                                     'storylab.pref_align._captions': ('pref_align.html#_captions', 'storylab/pref_align.py'),
                                      'storylab.pref_align._hub_images': ('pref_align.html#_hub_images', 'storylab/pref_align.py'),
                                      'storylab.pref_align._load_image': ('pref_align.html#_load_image', 'storylab/pref_align.py'),
                                      'storylab.pref_align._pair_logps': ('pref_align.html#_pair_logps', 'storylab/pref_align.py'),

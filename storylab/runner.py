@@ -69,6 +69,9 @@ def notebook_spec(path) -> tuple[dict, dict]:
     nb = nbformat.read(str(path), as_version=4)
     src = _tagged_source(nb, "parameters")
     if src is None: raise ParameterError(f"{path} has no cell tagged 'parameters'")
+    # papermill's own reader skips a line with a second '=' (in its comment, say) and then refuses that parameter
+    unreadable = [l for l in src.splitlines() if l.count("=") > 1 and not l.strip().startswith("#")]
+    if unreadable: raise ParameterError(f"{path}: papermill cannot read {unreadable}: one '=' per parameter line, none in its comment")
     params = parse_parameters_cell(src)
     psrc = _tagged_source(nb, "presets")
     presets = {}

@@ -1,9 +1,9 @@
 """Run every benchmark in bench/ one after another and collect what they print into reports/bench.md,
-which `storylab-report` quotes. Run: `python bench/run_all.py` (or `make bench`)."""
+which `storylab-report` quotes (with the total time, kept in reports/bench.json). Run: `python bench/run_all.py` (or `make bench`)."""
 import subprocess, sys, time
 from pathlib import Path
 
-from storylab.core import atomic_write, storylab_home
+from storylab.core import atomic_write, atomic_write_json, storylab_home
 
 here = Path(__file__).parent
 sections, t_start = [], time.time()
@@ -16,4 +16,5 @@ for script in sorted(here.glob("bench_*.py")):
     sections.append(f"### `bench/{script.name}`\n\n{doc}\n\n{out}\n")
 atomic_write(storylab_home() / "reports" / "bench.md",
              f"Measured on this machine by `make bench` ({time.strftime('%Y-%m-%d')}); each script compares its cases side by side in one run.\n\n"
-             + "\n".join(sections) + f"\n<!-- bench_total_s={time.time() - t_start:.0f} -->\n")
+             + "\n".join(sections))
+atomic_write_json(storylab_home() / "reports" / "bench.json", {"total_s": round(time.time() - t_start, 1), "date": time.strftime("%Y-%m-%d")})

@@ -13,8 +13,8 @@ from .runner import (ParameterError, experiment_path, list_experiments, notebook
                              resolve_parameters)
 
 # %% auto #0
-__all__ = ['ExperimentFailed', 'prepare_run', 'run_experiment', 'run_main', 'notebook_script', 'launch_main', 'report_main',
-           'eval_main', 'predict_main', 'notebook_markdown', 'readme_main']
+__all__ = ['ExperimentFailed', 'prepare_run', 'run_experiment', 'longest_first', 'run_main', 'notebook_script', 'launch_main',
+           'report_main', 'eval_main', 'predict_main', 'notebook_markdown', 'readme_main']
 
 # %% ../nbs/08_cli.ipynb #dc44caf3
 class ExperimentFailed(RuntimeError):
@@ -80,6 +80,17 @@ def _run_in_subprocess(name: str, preset: str | None, run_name: str, threads: in
         "".join((rd / "run.log").read_text().splitlines(keepends=True)[-6:])
     return name, secs, json.loads((rd / "metrics.json").read_text()), None
 
+def longest_first(names: list[str], preset: str | None) -> list[str]:
+    """`names` ordered by the wall time each took in the last report (`reports/timings.json`, same preset), longest
+    first, so `--jobs N` does not end with one long experiment running alone; ones without a time go first."""
+    from storylab.core import storylab_home
+    try: t = json.loads((storylab_home() / "reports" / "timings.json").read_text())
+    except (OSError, json.JSONDecodeError): return list(names)
+    def secs(n):
+        r = t.get(n) if isinstance(t.get(n), dict) else {}
+        return r.get("wall_s", 0) if r.get("preset") == (preset or "cpu") else float("inf")
+    return sorted(names, key=lambda n: -secs(n))   # stable: ties keep their order
+
 def run_main(argv=None):
     "Entry point of `storylab-run`."
     args = _run_parser().parse_args(argv)
@@ -102,7 +113,7 @@ def run_main(argv=None):
         run_name = args.name or datetime.now().strftime("%Y%m%d-%H%M%S") + f"-{args.preset or 'cpu'}"
         with ThreadPoolExecutor(args.jobs) as pool:
             futures = [pool.submit(_run_in_subprocess, n, args.preset, run_name, max(1, (os.cpu_count() or 1) // args.jobs))
-                       for n in names]
+                       for n in longest_first(names, args.preset)]
             for f in as_completed(futures):
                 n, secs, rec, err = f.result(); bar.update(); bar.set_postfix_str(f"{n} done")
                 if err: print(f"storylab-run: {err}", file=sys.stderr); failed.append(n)

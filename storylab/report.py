@@ -8,12 +8,12 @@ import json, os, shutil
 from datetime import datetime
 from pathlib import Path
 
-from .core import storylab_home, atomic_write
+from .core import storylab_home, atomic_write, atomic_write_json
 from .runner import list_experiments
 
 # %% auto #0
 __all__ = ['LOWER_IS_BETTER', 'newest_runs', 'significance', 'metrics_table', 'experiment_section', 'lower_is_better',
-           'build_report']
+           'write_timings', 'build_report']
 
 # %% ../nbs/07_report.ipynb #4707bee9
 def newest_runs(base=None) -> dict:
@@ -120,11 +120,17 @@ def _timing(runs: dict, report_dir: Path) -> str:
     text = f"The experiments' own times add up to {total / 60:.1f} min."
     try: rec = json.loads((report_dir / "runs" / "all.json").read_text())
     except (OSError, json.JSONDecodeError): return text
-    bench = report_dir / "bench.md"
-    bench_s = float(bench.read_text().split("bench_total_s=")[1].split()[0]) if bench.exists() and "bench_total_s=" in bench.read_text() else 0
+    try: bench_s = json.loads((report_dir / "bench.json").read_text())["total_s"]   # written by bench/run_all.py
+    except (OSError, json.JSONDecodeError, KeyError): bench_s = 0
     return (text + f" The last `storylab-run all --preset {rec['preset']} --jobs {rec['jobs']}` took {rec['total_s'] / 60:.1f} min "
             f"of wall-clock time on {rec['cpu_count']} cores ({rec['finished_at'][:16]})"
             + (f", and the benchmarks {bench_s / 60:.1f} min: {(rec['total_s'] + bench_s) / 60:.1f} min for `make report`." if bench_s else "."))
+
+def write_timings(runs: dict, report_dir: Path) -> Path:
+    """`reports/timings.json`: each reported run's preset and wall time. It is committed with the report, so
+    `storylab-run all --jobs N` on a fresh clone can start the longest experiments first."""
+    return atomic_write_json(report_dir / "timings.json", {n: {"preset": r.get("preset"), "wall_s": round(r.get("wall_s", 0), 1)}
+                                                          for n, r in runs.items()})
 
 def build_report(home=None, html: bool = True) -> Path:
     "Rebuild `reports/REPORT.md` (and `REPORT.html`) from the newest run of each experiment."
@@ -149,6 +155,7 @@ def build_report(home=None, html: bool = True) -> Path:
     if bench.exists(): md += ["\n## Benchmarks\n", bench.read_text()]
     md += [experiment_section(r, assets, report_dir) for r in runs.values()]
     text = "\n".join(md)
+    write_timings(runs, report_dir)
     path = atomic_write(report_dir / "REPORT.md", text)
     if html:
         import markdown

@@ -20,6 +20,8 @@ def test_smoke_run_metrics_predict_and_eval(home):
     assert {"t2i_R@1", "pref_acc"} <= set(rec["baselines"]["chance"])
     assert {"pref_acc", "CIDEr", "hallucination", "CLIPScore"} <= set(rec["baselines"]["before_dpo"])
     assert {"pref_acc", "CIDEr", "hallucination"} <= set(rec["ci"]) and rec["headline"] == "pref_acc"
+    lo, hi = rec["ci"]["hallucination_change"]   # paired: after minus before DPO on the same frames
+    assert lo <= rec["metrics"]["hallucination_change"] <= hi
     assert {f["file"] for f in rec["figures"]} == {"losses.png", "before_after.png", "samples.png"}
     assert all((run / "figures" / f["file"]).exists() for f in rec["figures"])
     assert rec["metrics"]["dry_run"] == 0 and rec["metrics"]["skipped_batches_stage2"] == 0
@@ -51,6 +53,10 @@ def test_dry_run_and_config_file(home, tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     assert "Stage 1" in json.loads((tmp_path / "run/metrics.json").read_text())["notes"]
     assert (tmp_path / "run/stage1.pt").exists()
+    # stage 2 from that checkpoint; a relative path is read from the repository root (here STORYLAB_HOME = tmp_path)
+    storylab("storylab-run", "pref_align", "--preset", "smoke", "-p", "stage", "2", "-p", "init_checkpoint", "run/stage1.pt",
+             "-p", "dry_run", "True", "--name", "s2")
+    assert "Stage 2" in json.loads((home / "reports/runs/pref_align/s2/metrics.json").read_text())["notes"]
 
 
 def test_bad_stage_is_refused(home):

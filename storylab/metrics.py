@@ -10,9 +10,10 @@ from typing import Callable
 import numpy as np
 
 # %% auto #0
-__all__ = ['CAPTION_METRICS', 'java_available', 'simple_tokenize', 'tokenize_captions', 'tokenize_pair', 'CaptionScores',
-           'check_caption_inputs', 'meteor_scorer', 'caption_scores', 'clip_score', 'clip_score_for', 'retrieval_hits',
-           'recall_at_k', 'retrieval_chance', 'bootstrap_ci', 'caption_bootstrap_ci']
+__all__ = ['CAPTION_METRICS', 'LOWER_IS_BETTER', 'java_available', 'simple_tokenize', 'tokenize_captions', 'tokenize_pair',
+           'CaptionScores', 'check_caption_inputs', 'meteor_scorer', 'caption_scores', 'clip_score', 'clip_score_for',
+           'retrieval_hits', 'recall_at_k', 'retrieval_chance', 'bootstrap_ci', 'caption_bootstrap_ci',
+           'lower_is_better', 'compare', 'verdict']
 
 # %% ../nbs/04_metrics.ipynb #0495d6b9
 def java_available() -> bool:
@@ -136,27 +137,62 @@ def retrieval_chance(n: int, ks=(1, 5), labels=None) -> dict:
     def miss(k): return np.prod([np.clip((n - g - j) / (n - j), 0, 1) for j in range(k)], axis=0)
     return {f"R@{k}": float((1 - miss(k)).mean()) for k in ks}
 
-# %% ../nbs/04_metrics.ipynb #32b59443
+# %% ../nbs/04_metrics.ipynb #64f5e77f
 def bootstrap_ci(values, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0,
                  stat: Callable = np.mean) -> tuple[float, float]:
-    "Percentile bootstrap `(lo, hi)` interval of `stat(values)` at level 1 - `alpha`."
+    "Percentile bootstrap `(lo, hi)` of `stat(values)` at level 1 - `alpha` (`scipy.stats.bootstrap`)."
+    from scipy.stats import bootstrap
     values = np.asarray(values, dtype=float)
     if values.ndim != 1 or len(values) == 0: raise ValueError(f"need a non-empty 1-d array of values, got shape {values.shape}")
-    rng = np.random.default_rng(seed)
-    stats = np.array([stat(values[rng.integers(0, len(values), len(values))]) for _ in range(n_boot)])
-    lo, hi = np.quantile(stats, [alpha / 2, 1 - alpha / 2])
-    return float(lo), float(hi)
+    if np.ptp(values) == 0: return (float(stat(values)),) * 2   # every resample is the same sample
+    vectorized = stat in (np.mean, np.median)                     # these take `axis`: all resamples in one call
+    res = bootstrap((values,), stat, n_resamples=n_boot, confidence_level=1 - alpha, method="percentile",
+                    vectorized=vectorized, rng=np.random.default_rng(seed))
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
+# %% ../nbs/04_metrics.ipynb #c2844a28
 def caption_bootstrap_ci(refs: dict, hyps: dict, metrics=("BLEU-4", "CIDEr"), n_boot: int = 200,
                          alpha: float = 0.05, seed: int = 0, java: bool | None = None) -> dict:
-    "Bootstrap `(lo, hi)` of corpus caption metrics by resampling items: {metric: (lo, hi)} (no METEOR)."
+    "Bootstrap `(lo, hi)` of caption metrics: CIDEr from its per-item scores, BLEU by resampling items (no METEOR)."
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
     if "METEOR" in metrics: raise ValueError("METEOR is too slow to bootstrap (one JVM call per resample)")
+    unknown = set(metrics) - {"CIDEr", "BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4"}
+    if unknown: raise ValueError(f"no bootstrap for {sorted(unknown)}; choose from CIDEr, BLEU-1..4")
     gts, res = check_caption_inputs(refs, hyps)
     gts, res = tokenize_pair(gts, res, java)
-    ids, rng = list(gts), np.random.default_rng(seed)
-    draws = {m: [] for m in metrics}
-    for _ in range(n_boot):
-        pick = [ids[i] for i in rng.integers(0, len(ids), len(ids))]
-        total, _ = _scores_on_tokens({j: gts[k] for j, k in enumerate(pick)}, {j: res[k] for j, k in enumerate(pick)}, False)
-        for m in metrics: draws[m].append(total[m])
-    return {m: tuple(float(q) for q in np.quantile(v, [alpha / 2, 1 - alpha / 2])) for m, v in draws.items()}
+    ids, out = list(gts), {}
+    if "CIDEr" in metrics: out["CIDEr"] = bootstrap_ci(Cider().compute_score(gts, res)[1], n_boot, alpha, seed)
+    bleus = [m for m in metrics if m.startswith("BLEU")]
+    if bleus:
+        rng, draws = np.random.default_rng(seed), {m: [] for m in bleus}
+        for _ in range(n_boot):
+            pick = [ids[i] for i in rng.integers(0, len(ids), len(ids))]
+            b, _ = Bleu(4).compute_score({j: gts[k] for j, k in enumerate(pick)}, {j: res[k] for j, k in enumerate(pick)}, verbose=0)
+            for m in bleus: draws[m].append(b[int(m[-1]) - 1])
+        out.update({m: tuple(float(q) for q in np.quantile(v, [alpha / 2, 1 - alpha / 2])) for m, v in draws.items()})
+    return {m: out[m] for m in metrics}
+
+# %% ../nbs/04_metrics.ipynb #0ada28cb
+LOWER_IS_BETTER = ("l1", "mse", "loss", "fd_", "error", "hallucination", "perplexity", "repeat_rate")
+
+def lower_is_better(metric: str) -> bool:
+    "Whether a smaller value of `metric` is better, judged from its name (errors, distances, losses; times `*_s`)."
+    m = metric.lower()
+    return any(k in m for k in LOWER_IS_BETTER) or m.endswith("_s")
+
+def compare(metric: str, a: str, a_items, b: str, b_items, higher_is_better: bool = True,
+            n_boot: int = 1000, alpha: float = 0.05, seed: int = 0) -> dict:
+    "Paired bootstrap of mean(`a_items` − `b_items`) over the same items: one `comparisons` record."
+    x, y = np.asarray(a_items, dtype=float), np.asarray(b_items, dtype=float)
+    if x.ndim != 1 or x.shape != y.shape:
+        raise ValueError(f"{metric}: {a} has {x.shape} item scores and {b} has {y.shape}: a paired comparison needs the same items")
+    d = x - y
+    lo, hi = bootstrap_ci(d, n_boot, alpha, seed)
+    return {"metric": metric, "a": a, "b": b, "diff": float(d.mean()), "lo": lo, "hi": hi, "n": int(len(d)),
+            "method": f"paired bootstrap, {n_boot} resamples", "higher_is_better": bool(higher_is_better)}
+
+def verdict(c: dict) -> str:
+    "'better', 'worse' (for `a`, given `higher_is_better`) or 'n.s.' from a comparison's interval alone."
+    if c["lo"] <= 0 <= c["hi"]: return "n.s."
+    return "better" if (c["lo"] > 0) == c["higher_is_better"] else "worse"

@@ -153,6 +153,8 @@ class Experiment:
         self.run_dir = Path(rd) if rd else runs_dir(name, datetime.now().strftime("%Y%m%d-%H%M%S") + f"-{self.preset}")
         (self.run_dir / "figures").mkdir(parents=True, exist_ok=True)
         self.figures: list[dict] = []
+        self.comparisons: list[dict] = []
+        self.predictions: str | None = None
         self.main = is_main_process()
         if self.main:
             print(f"{name} [{self.preset}] → {self.run_dir}")
@@ -171,10 +173,33 @@ class Experiment:
         buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
         return atomic_write(path, buf.getvalue())
 
+    def compare(self, metric: str, a: str, a_items, b: str, b_items, higher_is_better: bool | None = None) -> dict:
+        """Add a paired comparison of `a` and `b` on the same held-out items to this run's `comparisons`
+        (`storylab.metrics.compare`); the direction comes from the metric's name unless given."""
+        from storylab.metrics import compare, lower_is_better
+        hib = not lower_is_better(metric) if higher_is_better is None else higher_is_better
+        c = compare(metric, a, a_items, b, b_items, hib)
+        self.comparisons = [x for x in self.comparisons if (x["metric"], x["a"], x["b"]) != (metric, a, b)] + [c]
+        return c
+
+    def save_predictions(self, rows, name: str = "predictions.jsonl") -> Path:
+        """Write held-out predictions as JSON lines, one object per item with at least `id`, `references` (a list)
+        and `prediction`, so that any text metric of `metrics.json` can be recomputed from this file alone."""
+        rows = list(rows)
+        for n, r in enumerate(rows):
+            for f in ("id", "references", "prediction"):
+                if f not in r: raise ValueError(f"{name}: item {n} (id {r.get('id', '?')!r}) has no field {f!r}; it has {sorted(r)}")
+            if not isinstance(r["references"], list): raise ValueError(f"{name}: item {n} (id {r['id']!r}): 'references' must be a list")
+        self.predictions = name
+        path = self.run_dir / name
+        if self.main: atomic_write(path, "".join(json.dumps(r, ensure_ascii=False, default=float) + "\n" for r in rows))
+        return path
+
     def finish(self, metrics: dict, baselines: dict | None = None, ci: dict | None = None,
                baselines_ci: dict | None = None, headline: str | None = None, tables: dict | None = None,
-               notes: str = "", **extra) -> dict:
-        "Write `metrics.json`: metrics (name → number), baselines, confidence intervals, figures, time and memory."
+               notes: str = "", comparisons: list | None = None, **extra) -> dict:
+        """Write `metrics.json`: metrics (name → number), baselines, confidence intervals, paired comparisons,
+        the predictions file, figures, time and memory."""
         import torch
         rec = {"experiment": self.name, "preset": self.preset,
                "params": {k: v for k, v in self.params.items() if k != "run_dir"},
@@ -182,6 +207,7 @@ class Experiment:
                "baselines": {b: {k: float(v) for k, v in m.items()} for b, m in (baselines or {}).items()},
                "ci": ci or {}, "baselines_ci": baselines_ci or {},
                "headline": headline or (next(iter(metrics)) if metrics else None),
+               "comparisons": self.comparisons + list(comparisons or []), "predictions": self.predictions,
                "tables": tables or {}, "notes": notes, "figures": self.figures,
                "wall_s": round(time.time() - self.t0, 2), "peak_rss_mb": round(peak_rss_mb(), 1), "cpu_threads": torch.get_num_threads(),
                "version": storylab.__version__, "python": platform.python_version(), "torch": torch.__version__,

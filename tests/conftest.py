@@ -29,3 +29,35 @@ def storylab(cmd, *args, check=True, timeout=900, **kw):
     if check and res.returncode != 0:
         raise AssertionError(f"{cmd} {' '.join(map(str, args))} exited {res.returncode}\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
     return res
+
+
+def _session_home(tmp_path_factory, name):
+    home = tmp_path_factory.mktemp(name)
+    (REPO / "cache").mkdir(exist_ok=True)
+    (home / "cache").symlink_to(REPO / "cache")
+    return home
+
+
+@pytest.fixture(scope="session")
+def smoke_home(tmp_path_factory):
+    """One STORYLAB_HOME holding a smoke run of every experiment (`storylab-run all --preset smoke --jobs 2`, run once
+    per test session): tests that only read a smoke run's records share it instead of running their own.
+    Each run is `reports/runs/NAME/smoke/`."""
+    home = _session_home(tmp_path_factory, "smoke_home")
+    env = {**os.environ, "STORYLAB_HOME": str(home), "STORYLAB_EXPERIMENTS": str(REPO / "nbs" / "experiments")}
+    storylab("storylab-run", "all", "--preset", "smoke", "--jobs", "2", "--name", "smoke", timeout=1800, env=env)
+    return home
+
+
+@pytest.fixture
+def in_smoke_home(smoke_home, monkeypatch):
+    "`smoke_home` as this test's STORYLAB_HOME (for console scripts such as storylab-eval that read it)."
+    monkeypatch.setenv("STORYLAB_HOME", str(smoke_home))
+    monkeypatch.setenv("STORYLAB_EXPERIMENTS", str(REPO / "nbs" / "experiments"))
+    return smoke_home
+
+
+def smoke_record(home, name) -> dict:
+    "The smoke run's metrics.json of experiment `name` in `smoke_home`."
+    import json
+    return json.loads((home / "reports" / "runs" / name / "smoke" / "metrics.json").read_text())

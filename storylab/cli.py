@@ -9,12 +9,14 @@ from datetime import datetime
 from pathlib import Path
 
 from .core import THREAD_VARS, runs_dir
+from .metrics import verdict
 from .runner import (ParameterError, experiment_path, list_experiments, notebook_spec, parse_value,
                              resolve_parameters)
 
 # %% auto #0
-__all__ = ['ExperimentFailed', 'prepare_run', 'run_experiment', 'longest_first', 'run_main', 'notebook_script', 'launch_main',
-           'report_main', 'eval_main', 'predict_main', 'notebook_markdown', 'readme_main']
+__all__ = ['ExperimentFailed', 'prepare_run', 'run_experiment', 'parse_sweep', 'plan_jobs', 'longest_first', 'prepare_shared',
+           'run_jobs', 'seeds_record', 'sweep_record', 'run_main', 'notebook_script', 'launch_main', 'report_main',
+           'eval_main', 'predict_main', 'notebook_markdown', 'readme_main']
 
 # %% ../nbs/08_cli.ipynb #dc44caf3
 class ExperimentFailed(RuntimeError):
@@ -47,7 +49,7 @@ def run_experiment(name: str, overrides: dict | None = None, preset: str | None 
     if not mj.exists(): raise ExperimentFailed(f"{name} finished without writing {mj}: does it call exp.finish(...)?")
     return json.loads(mj.read_text())
 
-# %% ../nbs/08_cli.ipynb #03489aca
+# %% ../nbs/08_cli.ipynb #683986dd
 def _run_parser():
     ap = argparse.ArgumentParser(prog="storylab-run", description="Run an experiment notebook (or `all`) with papermill.")
     ap.add_argument("experiment", help="experiment name (a notebook in nbs/experiments), several joined by commas, `all`, or `list`")
@@ -57,21 +59,45 @@ def _run_parser():
     ap.add_argument("--name", help="run folder name under reports/runs/EXPERIMENT/ (default: time and preset)")
     ap.add_argument("--progress", action="store_true", help="show papermill's per-cell progress bar")
     ap.add_argument("-j", "--jobs", type=int, default=1,
-                    help="with several experiments: how many run at once, each with cores/JOBS CPU threads (default 1)")
+                    help="with several runs: how many run at once, each with cores/JOBS CPU threads (default 1)")
+    ap.add_argument("--seeds", type=int, default=0, help="run one experiment N times, seed = 0..N-1 (recorded in reports/seeds/)")
+    ap.add_argument("--sweep", action="append", default=[], metavar="NAME=V1,V2",
+                    help="run the grid of these values (repeatable; recorded in reports/sweeps/)")
     return ap
 
+def parse_sweep(specs: list[str]) -> dict:
+    "`['lr=1e-3,3e-3', 'k=3,4']` → `{'lr': [0.001, 0.003], 'k': [3, 4]}` (values parsed as YAML)."
+    grid = {}
+    for s in specs:
+        name, eq, values = s.partition("=")
+        if not eq or not name or not values: raise ParameterError(f"--sweep {s!r}: write NAME=V1,V2,...")
+        grid[name.strip()] = [parse_value(v.strip()) for v in values.split(",")]
+    return grid
+
+def plan_jobs(names: list[str], overrides: dict, seeds: int = 0, grid: dict | None = None, base: str = "run") -> list[tuple]:
+    "The runs to make: (experiment, overrides, run name) for a list of experiments, N seeds, or a sweep grid."
+    import itertools
+    if (seeds or grid) and len(names) != 1: raise ParameterError("--seeds and --sweep take one experiment")
+    if seeds: return [(names[0], {**overrides, "seed": s}, f"{base}-seed{s}") for s in range(seeds)]
+    if grid:
+        combos = [dict(zip(grid, vals)) for vals in itertools.product(*grid.values())]
+        return [(names[0], {**overrides, **c}, base + "-" + "-".join(f"{k}={v}" for k, v in c.items())) for c in combos]
+    return [(n, overrides if len(names) == 1 else {}, base) for n in names]
+
+# %% ../nbs/08_cli.ipynb #3b465b81
 def _headline(rec) -> str:
     h = rec.get("headline"); v = rec.get("metrics", {}).get(h)
     if v is None: return "–"
     bases = [f"{b} {m[h]:.4g}" for b, m in rec.get("baselines", {}).items() if h in m]
     return f"{h}={v:.4g}" + (f" (vs {', '.join(bases)})" if bases else "")
 
-def _run_in_subprocess(name: str, preset: str | None, run_name: str, threads: int):
+def _run_in_subprocess(name: str, preset: str | None, run_name: str, threads: int, overrides: dict | None = None):
     "Run one experiment in a child `storylab-run` limited to `threads` CPU threads: (name, seconds, record, error)."
     import subprocess
     env = {**os.environ, **{v: str(threads) for v in THREAD_VARS}}
     cmd = [sys.executable, "-c", "import sys; from storylab.cli import run_main; sys.exit(run_main(sys.argv[1:]))",
            name, "--name", run_name] + (["--preset", preset] if preset else [])
+    for k, v in (overrides or {}).items(): cmd += ["-p", k, json.dumps(v)]   # JSON is YAML: parse_value reads it back
     rd = runs_dir(name, run_name); t0 = time.time()
     with open(rd / "run.log", "w") as log:
         code = subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
@@ -91,6 +117,75 @@ def longest_first(names: list[str], preset: str | None) -> list[str]:
         return r.get("wall_s", 0) if r.get("preset") == (preset or "cpu") else float("inf")
     return sorted(names, key=lambda n: -secs(n))   # stable: ties keep their order
 
+def prepare_shared(preset: str | None):
+    "Build the frozen assets several experiments share (the StoryCLIP tower of `preset`) now, with every core."
+    if (preset or "cpu") == "gpu": return
+    import torch
+    from storylab.backbones import load_storyclip
+    torch.set_num_threads(os.cpu_count() or 1)
+    load_storyclip("smoke" if preset == "smoke" else "cpu", progress=False)
+
+# %% ../nbs/08_cli.ipynb #1bd31225
+def run_jobs(jobs: list[tuple], preset: str | None, n_parallel: int = 1, progress: bool = False) -> tuple[list, list, list]:
+    "Run (experiment, overrides, run name) jobs: ([(name, seconds, record or None)], failed names, timeline spans)."
+    import threading
+    from tqdm.auto import tqdm
+    done, failed, spans, t0, workers = [], [], [], time.time(), {}
+    bar = tqdm(total=len(jobs), desc="runs", disable=len(jobs) == 1, unit="run")
+    def finish(job, start, secs, rec, err):
+        w = workers.setdefault(threading.current_thread().name, len(workers))
+        spans.append({"name": job[0] if job[2] == jobs[0][2] else f"{job[0]} {job[2]}", "worker": w,
+                      "start": round(start - t0, 1), "end": round(start - t0 + secs, 1), "ok": err is None})
+        if err: print(f"storylab-run: {err}", file=sys.stderr); failed.append(job[0])
+        done.append((job[0], secs, rec)); bar.update(); bar.set_postfix_str(f"{job[0]} done")
+    if n_parallel > 1 and len(jobs) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+        order = longest_first([j[0] for j in jobs], preset)
+        ordered = sorted(jobs, key=lambda j: order.index(j[0]))
+        def one(job):
+            start = time.time()
+            _, secs, rec, err = _run_in_subprocess(job[0], preset, job[2], max(1, (os.cpu_count() or 1) // n_parallel), job[1])
+            finish(job, start, secs, rec, err)
+        with ThreadPoolExecutor(n_parallel) as pool: list(pool.map(one, ordered))
+    else:
+        for job in jobs:
+            start = time.time()
+            try: rec, err = run_experiment(job[0], job[1], preset, job[2], progress), None
+            except ExperimentFailed as e: rec, err = None, str(e)
+            finish(job, start, time.time() - start, rec, err)
+    bar.close()
+    return done, failed, spans
+
+# %% ../nbs/08_cli.ipynb #5a9bb09c
+def seeds_record(name: str, preset: str | None, overrides: dict, seeds: list, runs: list, recs: list) -> dict:
+    "The across-seed summary of `recs` (one metrics.json record per seed, in seed order)."
+    import numpy as np
+    h = recs[0].get("headline"); values = [r["metrics"].get(h) for r in recs]
+    keyed = [{(c["metric"], c["a"], c["b"]): c for c in r.get("comparisons", [])} for r in recs]
+    comps = []
+    for key, c in keyed[0].items():
+        if not all(key in k for k in keyed): continue
+        per = [k[key] for k in keyed]
+        comps.append({"metric": c["metric"], "a": c["a"], "b": c["b"], "higher_is_better": c["higher_is_better"],
+                      "method": c["method"], "n": c["n"], "diffs": [x["diff"] for x in per],
+                      "item_intervals": [[x["lo"], x["hi"]] for x in per], "verdicts": [verdict(x) for x in per]})
+    return {"experiment": name, "preset": preset or recs[0].get("preset"), "overrides": overrides, "seeds": seeds, "runs": runs,
+            "headline": h, "values": values, "mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+            "comparisons": comps, "finished_at": datetime.now().isoformat(timespec="seconds")}
+
+def sweep_record(name: str, preset: str | None, grid: dict, jobs: list, recs: dict) -> dict:
+    "The sweep summary: each grid point's swept values, run name, headline value and interval."
+    h = next((r.get("headline") for r in recs.values() if r), None)
+    runs = [{"params": {k: job[1][k] for k in grid}, "run": job[2], "value": (recs.get(job[2]) or {}).get("metrics", {}).get(h),
+             "ci": (recs.get(job[2]) or {}).get("ci", {}).get(h)} for job in jobs]
+    return {"experiment": name, "preset": preset, "grid": grid, "headline": h, "runs": runs,
+            "finished_at": datetime.now().isoformat(timespec="seconds")}
+
+# %% ../nbs/08_cli.ipynb #9872cfa9
+def _write_variation(kind: str, rec: dict):
+    from storylab.core import atomic_write_json, storylab_home
+    return atomic_write_json(storylab_home() / "reports" / kind / f"{rec['experiment']}.json", rec)
+
 def run_main(argv=None):
     "Entry point of `storylab-run`."
     args = _run_parser().parse_args(argv)
@@ -101,44 +196,38 @@ def run_main(argv=None):
     names = list_experiments() if args.experiment == "all" else args.experiment.split(",")
     if len(names) > 1 and overrides:
         print("storylab-run: -p sets a parameter of one experiment; run it on its own", file=sys.stderr); return 2
-    try:  # check every experiment's parameters before running any
-        for n in names: resolve_parameters(*notebook_spec(experiment_path(n)), overrides if len(names) == 1 else {}, args.preset)
+    base = args.name or datetime.now().strftime("%Y%m%d-%H%M%S") + f"-{args.preset or 'cpu'}"
+    try:  # check every run's parameters before running any
+        grid = parse_sweep(args.sweep)
+        jobs = plan_jobs(names, overrides, args.seeds, grid, base)
+        for n, o, _ in jobs: resolve_parameters(*notebook_spec(experiment_path(n)), o, args.preset)
     except ParameterError as e:
         print(f"storylab-run: {e}", file=sys.stderr); return 2
-    from tqdm.auto import tqdm
-    summary, failed, t_all = [], [], time.time()
-    bar = tqdm(total=len(names), desc="experiments", disable=len(names) == 1, unit="exp")
-    if args.jobs > 1 and len(names) > 1:
-        from concurrent.futures import ThreadPoolExecutor, as_completed
-        run_name = args.name or datetime.now().strftime("%Y%m%d-%H%M%S") + f"-{args.preset or 'cpu'}"
-        with ThreadPoolExecutor(args.jobs) as pool:
-            futures = [pool.submit(_run_in_subprocess, n, args.preset, run_name, max(1, (os.cpu_count() or 1) // args.jobs))
-                       for n in longest_first(names, args.preset)]
-            for f in as_completed(futures):
-                n, secs, rec, err = f.result(); bar.update(); bar.set_postfix_str(f"{n} done")
-                if err: print(f"storylab-run: {err}", file=sys.stderr); failed.append(n)
-                summary.append((n, secs, "FAILED" if err else _headline(rec)))
-        summary.sort(key=lambda r: names.index(r[0]))
-    for n in names if not (args.jobs > 1 and len(names) > 1) else []:
-        bar.set_postfix_str(n)
-        t0 = time.time()
-        try:
-            rec = run_experiment(n, overrides if len(names) == 1 else {}, args.preset, args.name, args.progress)
-            summary.append((n, time.time() - t0, _headline(rec)))
-        except ExperimentFailed as e:
-            print(f"storylab-run: {e}", file=sys.stderr); failed.append(n)
-            summary.append((n, time.time() - t0, "FAILED"))
-        bar.update()
-    bar.close()
-    w = max(len(n) for n, *_ in summary)
+    t_all, spans = time.time(), []
+    if len(jobs) > 1 and args.jobs > 1:
+        prepare_shared(args.preset); spans.append({"name": "shared", "worker": "shared", "start": 0.0, "end": round(time.time() - t_all, 1), "ok": True})
+    done, failed, job_spans = run_jobs(jobs, args.preset, args.jobs, args.progress)
+    spans += [{**s, "start": s["start"] + (spans[0]["end"] if spans else 0), "end": s["end"] + (spans[0]["end"] if spans else 0)} for s in job_spans]
+    recs = {}
+    for n, o, run in jobs:
+        mj = runs_dir(n, run) / "metrics.json"
+        recs[run] = json.loads(mj.read_text()) if mj.exists() and n not in failed else None
+    w = max(len(n) for n, *_ in done)
     print(f"\n{'experiment':<{w}}  wall time  headline")
-    for n, s, h in summary: print(f"{n:<{w}}  {s:8.0f}s  {h}")
+    for n, s, rec in done: print(f"{n:<{w}}  {s:8.0f}s  {_headline(rec) if rec else 'FAILED'}")
     print(f"{'total':<{w}}  {time.time() - t_all:8.0f}s")
+    if args.seeds and not failed:
+        rec = seeds_record(names[0], args.preset, overrides, list(range(args.seeds)), [j[2] for j in jobs], [recs[j[2]] for j in jobs])
+        print(f"wrote {_write_variation('seeds', rec)}")
+        first = runs_dir(names[0], jobs[0][2]) / "metrics.json"   # rewritten last, so the report shows this run
+        from storylab.core import atomic_write_json
+        atomic_write_json(first, {**recs[jobs[0][2]], "seeds": {k: rec[k] for k in ("seeds", "headline", "values", "mean", "std")}})
+    if grid: print(f"wrote {_write_variation('sweeps', sweep_record(names[0], args.preset, grid, jobs, recs))}")
     if len(names) > 1:  # the report quotes the whole run's time, not just the sum of the experiments'
         from storylab.core import atomic_write_json, storylab_home
         atomic_write_json(storylab_home() / "reports" / "runs" / "all.json",
-                          {"experiments": {n: round(s, 1) for n, s, _ in summary}, "failed": failed, "jobs": args.jobs,
-                           "preset": args.preset or "cpu", "total_s": round(time.time() - t_all, 1),
+                          {"experiments": {n: round(s, 1) for n, s, _ in done}, "failed": failed, "jobs": args.jobs,
+                           "preset": args.preset or "cpu", "total_s": round(time.time() - t_all, 1), "timeline": spans,
                            "cpu_count": os.cpu_count(), "finished_at": datetime.now().isoformat(timespec="seconds")})
     return 1 if failed else 0
 

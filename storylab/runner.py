@@ -83,8 +83,10 @@ def notebook_spec(path) -> tuple[dict, dict]:
 # %% ../nbs/06_runner.ipynb #6b1e8669
 def parse_value(text: str):
     "A command-line value as YAML: numbers, booleans, lists, None; anything else stays a string."
-    try: return yaml.safe_load(text)
+    try: v = yaml.safe_load(text)
     except yaml.YAMLError: return text
+    if isinstance(v, str) and re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+", v.strip()): return float(v)   # YAML 1.1 reads 1e-3 as text
+    return v
 
 def _expected_type(name, params, presets):
     vals = [params[name]["default"]] + [presets.get(p, {}).get(name) for p in ("cpu", "smoke", "gpu")]

@@ -104,3 +104,31 @@ def test_two_experiments_side_by_side(home):
     assert "total" in res.stdout
     bad = storylab("storylab-run", "sanity,storyworld_eda", "-p", "epochs", "2", check=False)
     assert bad.returncode == 2 and "one experiment" in bad.stderr
+
+
+def test_seeds_and_sweep_are_recorded_and_reported(home):
+    storylab("storylab-run", "sanity", "--seeds", "3", "--jobs", "2", "--name", "s")
+    seeds = json.loads((home / "reports/seeds/sanity.json").read_text())
+    assert seeds["seeds"] == [0, 1, 2] and seeds["runs"] == ["s-seed0", "s-seed1", "s-seed2"] and len(set(seeds["values"])) == 3
+    assert seeds["std"] > 0 and any(c["metric"] == "test_mse" and len(c["diffs"]) == 3 for c in seeds["comparisons"])
+    for s in range(3):
+        assert json.loads((home / f"reports/runs/sanity/s-seed{s}/metrics.json").read_text())["params"]["seed"] == s
+    assert json.loads((home / "reports/runs/sanity/s-seed0/metrics.json").read_text())["seeds"]["values"] == seeds["values"]
+
+    storylab("storylab-run", "sanity", "--sweep", "lr=0.01,0.03", "--jobs", "2", "--name", "w")
+    sweep = json.loads((home / "reports/sweeps/sanity.json").read_text())
+    assert [r["params"]["lr"] for r in sweep["runs"]] == [0.01, 0.03] and sweep["headline"] == "test_mse"
+    assert all(r["value"] is not None and r["ci"][0] <= r["value"] <= r["ci"][1] for r in sweep["runs"])
+    assert json.loads((home / "reports/runs/sanity/w-lr=0.03/metrics.json").read_text())["params"]["lr"] == 0.03
+
+    storylab("storylab-report", "--no-html")
+    text = (home / "reports/REPORT.md").read_text()
+    assert "## Seed variation" in text and "mean ± std over seeds" in text and "## Sweeps" in text
+    assert (home / "assets/report/sweep_sanity.png").stat().st_size > 0
+
+
+def test_sweep_and_seeds_refuse_bad_input(home):
+    res = storylab("storylab-run", "sanity", "--sweep", "no_such=1,2", check=False)
+    assert res.returncode == 2 and "no_such" in res.stderr and "valid parameters" in res.stderr
+    res = storylab("storylab-run", "sanity,ae_gru", "--seeds", "2", check=False)
+    assert res.returncode == 2 and "one experiment" in res.stderr

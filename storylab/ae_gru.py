@@ -16,8 +16,8 @@ import torch.nn.functional as F
 # %% auto #0
 __all__ = ['RENDERS', 'to_tensor', 'to_numpy', 'ConvAutoencoder', 'ae_loss', 'WordVocab', 'StorySamples', 'CaptionEncoder',
            'LatentTransition', 'StoryModel', 'story_loss', 'build_model', 'max_caption_tokens', 'iter_batches',
-           'predict_all', 'teacher_forced_accuracy', 'frame_scores', 'caption_results', 'evaluate', 'copy_last',
-           'mean_frame', 'evaluate_checkpoint']
+           'predict_all', 'teacher_forced_accuracy', 'frame_scores', 'window_ids', 'caption_results', 'evaluate',
+           'prediction_rows', 'copy_last', 'mean_frame', 'evaluate_checkpoint']
 
 # %% ../nbs/11_ae_gru.ipynb #f3fb8906
 def to_tensor(images: np.ndarray) -> torch.Tensor:
@@ -116,11 +116,27 @@ class StorySamples(torch.utils.data.Dataset):
         self.target_image = to_tensor(np.stack([s["target_image"] for s in samples]))
         self.context_ids = torch.tensor([[vocab.encode(c, max_len) for c in s["context_captions"]] for s in samples])
         self.target_ids = torch.tensor([vocab.encode(s["target_caption"], max_len + 2, bos_eos=True) for s in samples])
+        self.latents: dict | None = None  # set by `cache_latents`
 
     def __len__(self): return len(self.samples)
     def __getitem__(self, i):
-        return dict(context_images=self.context_images[i], context_ids=self.context_ids[i],
+        "One sample (or, for a slice, a batch) as a dict of tensors; with cached latents, those too."
+        item = dict(context_images=self.context_images[i], context_ids=self.context_ids[i],
                     target_image=self.target_image[i], target_ids=self.target_ids[i])
+        return {**item, **{k: v[i] for k, v in (self.latents or {}).items()}}
+
+    @torch.no_grad()
+    def cache_latents(self, ae, batch_size: int = 64):
+        """Encode every frame once with a *frozen* autoencoder `ae`: the context latents, the target latent and the
+        drawing of the last context latent join each sample, so stage 2 never runs the frozen encoder again. Returns self."""
+        was, dev = ae.training, next(ae.parameters()).device
+        ae.eval()
+        def run(f, x): return torch.cat([f(x[i:i + batch_size].to(dev)).cpu() for i in range(0, len(x), batch_size)])
+        z = run(ae.encode, self.context_images)
+        self.latents = dict(context_latents=z, target_latent=run(ae.encode, self.target_image),
+                            last_drawn=run(ae.decode, z[:, -1]))
+        ae.train(was)
+        return self
 
 # %% ../nbs/11_ae_gru.ipynb #83ba9ffd
 class CaptionEncoder(nn.Module):
@@ -173,11 +189,13 @@ class StoryModel(nn.Module):
         self.dec_gru = nn.GRU(emb + dim, dim, batch_first=True)
         self.out = nn.Linear(2 * dim, vocab_size)
 
-    def context(self, images, ids):
-        "Context frames (B×K×3×H×W) and caption ids (B×K×L) → story state (B×dim), word memory, its mask, latents."
+    def context(self, images, ids, z=None):
+        """Context frames (B×K×3×H×W) and caption ids (B×K×L) → story state (B×dim), word memory, its mask, latents.
+        `z`: the frames' latents when already known (cached from a frozen autoencoder); else they are encoded here."""
         B, K, L = ids.shape
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.ae_frozen):  # frozen: no graph to keep
-            z = self.ae.encode(images)                                     # B×K×latent
+        if z is None:
+            with torch.set_grad_enabled(torch.is_grad_enabled() and not self.ae_frozen):  # frozen: no graph to keep
+                z = self.ae.encode(images)                                 # B×K×latent
         states, text = self.text(ids.reshape(B * K, L))                   # (BK)×L×dim, (BK)×dim
         pad = ids.reshape(B * K, L) == WordVocab.pad
         pad[pad.all(1), 0] = False                                       # an empty caption: attend to its one pad step
@@ -203,12 +221,12 @@ class StoryModel(nn.Module):
         # h is detached: the caption decoder already makes it say who acts next; pixel errors should not pull it around
         return z_context[:, -1] + self.transition(h.detach(), z_context)
 
-    def render(self, z_next, z_context, last_frame, mode: str | None = None):
-        "Pixels of the next frame from its predicted latent, drawn the `render` way (see above)."
+    def render(self, z_next, z_context, last_frame, mode: str | None = None, old=None):
+        "Pixels of the next frame from its predicted latent, drawn the `render` way (see above); `old`: decode(z_K) if known."
         mode = mode or self.render_mode
         new = self.ae.decode(z_next)
         if mode == "decode": return new
-        old = self.ae.decode(z_context[:, -1])
+        if old is None: old = self.ae.decode(z_context[:, -1])
         if mode == "residual": return (last_frame + new - old).clamp(0, 1)
         mask = (((new - old).abs().mean(-3, keepdim=True) - self.threshold) / self.threshold).clamp(0, 1)
         return (1 - mask) * last_frame + mask * new
@@ -221,13 +239,14 @@ class StoryModel(nn.Module):
         ctx = scores.masked_fill(mask[:, None], float("-inf")).softmax(-1) @ memory
         return self.out(torch.cat([o, ctx], -1)), hidden
 
-    def forward(self, context_images, context_ids, target_ids):
-        "Teacher forcing: (next-frame latent, next frame, caption logits for target_ids[:, 1:]), plus context latents."
-        h, memory, mask, z = self.context(context_images, context_ids)
+    def forward(self, context_images, context_ids, target_ids, context_latents=None, last_drawn=None):
+        """Teacher forcing: (next-frame latent, next frame, caption logits for target_ids[:, 1:]). `context_latents`
+        and `last_drawn` (decode of the last one): cached from a frozen autoencoder, else computed here."""
+        h, memory, mask, z = self.context(context_images, context_ids, context_latents)
         z_next = self.predict_latent(h, z)
         hidden = torch.tanh(self.dec_init(h))[None]
         logits, _ = self.decode_step(target_ids[:, :-1], hidden, h, memory, mask)
-        return z_next, self.render(z_next, z, context_images[:, -1]), logits
+        return z_next, self.render(z_next, z, context_images[:, -1], old=last_drawn), logits
 
     @torch.no_grad()
     def generate(self, context_images, context_ids, max_len: int = 48, render: str | None = None):
@@ -245,11 +264,19 @@ class StoryModel(nn.Module):
         return self.render(z_next, z, context_images[:, -1], render), torch.cat(out, 1)
 
 def story_loss(model, batch, image_weight: float = 1.0, latent_weight: float = 1.0):
-    "Stage 2: caption cross-entropy (padding ignored) + next-frame L1 + latent MSE against the encoded true frame."
-    z_next, frame, logits = model(batch["context_images"], batch["context_ids"], batch["target_ids"])
+    """Stage 2: caption cross-entropy (padding ignored) + next-frame L1 + latent MSE against the encoded true frame.
+    A batch from `StorySamples.cache_latents` brings its latents: the frozen encoder does not run again."""
+    cached = "context_latents" in batch
+    if cached and not model.ae_frozen:
+        raise ValueError("story_loss: the batch carries cached latents but the autoencoder is not frozen "
+                         "(they would go stale as it trains): call model.freeze_autoencoder() or do not cache")
+    z_next, frame, logits = model(batch["context_images"], batch["context_ids"], batch["target_ids"],
+                                  batch.get("context_latents"), batch.get("last_drawn"))
     ce = F.cross_entropy(logits.transpose(1, 2), batch["target_ids"][:, 1:], ignore_index=WordVocab.pad)
     l1 = F.l1_loss(frame, batch["target_image"])
-    with torch.no_grad(): z_true = model.ae.encode(batch["target_image"])
+    if cached: z_true = batch["target_latent"]
+    else:
+        with torch.no_grad(): z_true = model.ae.encode(batch["target_image"])
     mse = F.mse_loss(z_next, z_true)
     return {"loss": ce + image_weight * l1 + latent_weight * mse, "caption_ce": ce, "image_l1": l1, "latent_mse": mse}
 
@@ -265,10 +292,8 @@ def max_caption_tokens(captions, cap: int = 64) -> int:
     return min(cap, max(len(WordVocab.tokenize(c)) for c in captions))
 
 def iter_batches(data: StorySamples, batch_size: int):
-    "Consecutive batches of `data` as dicts of tensors (no shuffling): for evaluation."
-    for i in range(0, len(data), batch_size):
-        yield {k: v[i:i + batch_size] for k, v in [("context_images", data.context_images), ("context_ids", data.context_ids),
-                                                    ("target_image", data.target_image), ("target_ids", data.target_ids)]}
+    "Consecutive batches of `data` as dicts of tensors (no shuffling; cached latents included): for evaluation."
+    for i in range(0, len(data), batch_size): yield data[i:i + batch_size]
 
 @torch.no_grad()
 def predict_all(model: StoryModel, data: StorySamples, batch_size: int = 64):
@@ -302,12 +327,19 @@ def frame_scores(pred, true) -> dict:
     ssim = [structural_similarity(a, b, channel_axis=-1, data_range=1.0) for a, b in zip(t, p)]
     return {"l1": np.abs(p - t).mean((1, 2, 3)), "psnr": np.array(psnr), "ssim": np.array(ssim)}
 
-def caption_results(refs: list[str], hyps: list[str]) -> tuple[dict, dict]:
-    "Free-running caption scores (exact match on word tokens, BLEU-4, CIDEr) and per-item exact match and CIDEr."
+def window_ids(data: StorySamples) -> list[str]:
+    "One id per K+1 window, `story_id/index` (the index of the target frame): unique within a split."
+    return [f"{s['story_id']}/{s['index']}" for s in data.samples]
+
+def caption_results(refs: list[str], hyps: list[str], ids: list | None = None) -> tuple[dict, dict]:
+    """Free-running caption scores (exact match on word tokens, BLEU-4, CIDEr) and per-item exact match and CIDEr;
+    `ids` (default 0…n-1) are the items' ids as `predictions.jsonl` writes them."""
     from storylab.metrics import caption_scores
+    ids = list(range(len(refs))) if ids is None else list(ids)
+    if not len(ids) == len(refs) == len(hyps): raise ValueError(f"{len(ids)} ids, {len(refs)} references, {len(hyps)} captions")
     exact = np.array([WordVocab.tokenize(r) == WordVocab.tokenize(h) for r, h in zip(refs, hyps)], dtype=float)
-    sc = caption_scores({i: [r] for i, r in enumerate(refs)}, {i: h for i, h in enumerate(hyps)}, per_item=True)
-    cider = np.array([sc.per_item["CIDEr"][i] for i in range(len(refs))])  # corpus CIDEr is their mean
+    sc = caption_scores(dict(zip(ids, ([r] for r in refs))), dict(zip(ids, hyps)), per_item=True)
+    cider = np.array([sc.per_item["CIDEr"][i] for i in ids])  # corpus CIDEr is their mean
     return ({"caption_exact_match": exact.mean(), "caption_bleu4": sc["BLEU-4"], "caption_cider": sc["CIDEr"]},
             {"caption_exact_match": exact, "caption_cider": cider})
 
@@ -317,9 +349,18 @@ def evaluate(frames, captions, data: StorySamples, prefix: str = "next_frame") -
     metrics = {f"{prefix}_{k}": float(v.mean()) for k, v in fs.items()}
     items = {f"{prefix}_{k}": v for k, v in fs.items()}
     if captions is not None:
-        m, it = caption_results([s["target_caption"] for s in data.samples], captions)
+        m, it = caption_results([s["target_caption"] for s in data.samples], captions, window_ids(data))
         metrics.update(m); items.update(it)
     return metrics, items
+
+def prediction_rows(data: StorySamples, systems: dict) -> list[dict]:
+    """`predictions.jsonl` rows, one per (window, system): `id`, `references` (the true next caption), `prediction`
+    (that system's caption), `system`. `systems` maps a name to one caption per window of `data`."""
+    ids, refs = window_ids(data), [s["target_caption"] for s in data.samples]
+    for name, caps in systems.items():
+        if len(caps) != len(ids): raise ValueError(f"system {name!r}: {len(caps)} captions for {len(ids)} windows")
+    return [{"id": i, "references": [r], "prediction": c, "system": name}
+            for name, caps in systems.items() for i, r, c in zip(ids, refs, caps)]
 
 def copy_last(data: StorySamples):
     "Baseline: the last context frame and its caption."

@@ -1,23 +1,23 @@
-"The StoryWorld EDA experiment end to end at its smoke preset, and the offline guarantees of the backbones."
-import json, os, subprocess, sys, time
+"The StoryWorld EDA experiment's smoke run (from the session's smoke_home), and the offline guarantees of the backbones."
+import subprocess, sys, os
 
-from conftest import BIN, storylab
+from conftest import smoke_record
 
 
-def test_storyworld_eda_smoke(home):
-    t0 = time.time()
-    storylab("storylab-run", "storyworld_eda", "--preset", "smoke", "--name", "s")
-    rec = json.loads((home / "reports/runs/storyworld_eda/s/metrics.json").read_text())
+def test_storyworld_eda_smoke(smoke_home):
+    rec = smoke_record(smoke_home, "storyworld_eda")
     m, chance = rec["metrics"], rec["baselines"]["chance"]
     for k in ("storyclip_R@1", "storyclip_R@5"):
         assert 0 <= chance[k] < 1 and 0 <= m[k] <= 1, (k, m[k], chance[k])
         lo, hi = rec["ci"][k]; assert lo <= m[k] <= hi
+        # paired against each query's exact chance value: the mean difference is recall minus chance
+        c = next(c for c in rec["comparisons"] if (c["metric"], c["a"], c["b"]) == (k, "model", "chance"))
+        assert abs(c["diff"] - (m[k] - chance[k])) < 1e-9 and c["lo"] <= c["diff"] <= c["hi"] and c["n"] == m["n_frames"], c
     assert m["storyclip_R@5"] >= m["storyclip_R@1"]
     assert m["n_frames"] >= 5 * m["n_stories"] and m["vocab_words"] > 10 and m["bpe_vocab"] > 256
     files = {f["file"] for f in rec["figures"]}
     assert {"stories.png", "lengths.png", "wordcloud.png", "storyclip_retrieval.png"} <= files
-    for f in files: assert (home / "reports/runs/storyworld_eda/s/figures" / f).stat().st_size > 1000
-    print(f"storyworld_eda smoke: {time.time() - t0:.1f} s")
+    for f in files: assert (smoke_home / "reports/runs/storyworld_eda/smoke/figures" / f).stat().st_size > 1000
 
 
 def test_hub_backbones_fail_fast_offline():

@@ -4,13 +4,12 @@
 
 # %% ../nbs/16_prosqa.ipynb #8611dfad
 from __future__ import annotations
-import argparse, json, re
+import argparse, json, re, sys
 from collections import deque
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
-from fastcore.imports import IN_NOTEBOOK
 
 from .core import atomic_write
 
@@ -244,4 +243,4 @@ def main(argv=None):
     print(f"wrote {a.n} problems to {out}")
 
 # %% ../nbs/16_prosqa.ipynb #0bea1eee
-if __name__ == "__main__" and not IN_NOTEBOOK: main()
+if __name__ == "__main__" and "ipykernel" not in sys.modules: main()   # not when run inside a notebook

@@ -57,9 +57,12 @@ def main():
         row("coconut", "A-OKVQA 17k questions, GPT-2 trained, CLIP B/32 frozen, batch 3, c_thought 2", g2, 0, 17_056 * vit_fwd,
             17_056 * 120 * 3, 3 * 120, 768, 12, "latent stages run sequential forward passes: ×(1+thoughts) on the latent part"),
     ]
-    print("| experiment | setting | parameters | est. GPU memory | est. time / epoch | note |\n|---|---|---|---|---|---|")
-    for r in rows: print("| " + " | ".join(r) + " |")
-    print(f"\nGPT-2 {g2/1e6:.0f}M, GPT-2 Medium {g2m/1e6:.0f}M, CLIP ViT-B/32 vision tower {vit/1e6:.0f}M parameters (counted from configs).")
+    table = ("| experiment | setting | parameters | est. GPU memory | est. time / epoch | note |\n|---|---|---|---|---|---|\n"
+             + "\n".join("| " + " | ".join(r) + " |" for r in rows)
+             + f"\n\nGPT-2 {g2/1e6:.0f}M, GPT-2 Medium {g2m/1e6:.0f}M, CLIP ViT-B/32 vision tower {vit/1e6:.0f}M parameters (counted from configs).\n")
+    print(table)
+    from storylab.core import atomic_write, storylab_home
+    atomic_write(storylab_home() / "reports" / "gpu_estimate.md", table)   # the README quotes it
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_cli.ipynb #0fa01e55
 from __future__ import annotations
-import argparse, importlib, json, os, sys, time
+import argparse, importlib, json, os, re, sys, time
 from datetime import datetime
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from .runner import (ParameterError, experiment_path, list_experiments, notebook
 # %% auto #0
 __all__ = ['ExperimentFailed', 'prepare_run', 'run_experiment', 'parse_sweep', 'plan_jobs', 'longest_first', 'prepare_shared',
            'run_jobs', 'seeds_record', 'sweep_record', 'run_main', 'notebook_script', 'launch_main', 'report_main',
-           'eval_main', 'predict_main', 'notebook_markdown', 'readme_main']
+           'eval_main', 'predict_main', 'notebook_markdown', 'readme_values', 'render_placeholders', 'readme_main']
 
 # %% ../nbs/08_cli.ipynb #dc44caf3
 class ExperimentFailed(RuntimeError):
@@ -303,9 +303,34 @@ def notebook_markdown(path) -> str:
         elif c.cell_type == "code" and not src.startswith("#| hide"): parts.append(f"```python\n{src}\n```")
     return "\n\n".join(parts) + "\n"
 
+def readme_values(home) -> dict:
+    "The measured figures README's `{{name}}` placeholders quote, read from the committed records under `reports/`."
+    rep = Path(home) / "reports"
+    def read(name):
+        try: return json.loads((rep / name).read_text())
+        except (OSError, json.JSONDecodeError): return {}
+    timings, bench = read("timings.json"), read("bench.json")
+    last = timings.get("_all", {})
+    vals = {"bench_min": bench.get("total_s", float("nan")) / 60, "experiments_min": last.get("total_s", float("nan")) / 60,
+            "n_experiments": len(last.get("experiments", {})), "jobs": last.get("jobs", "–"),
+            "max_peak_gb": max([r.get("peak_rss_mb", 0) for k, r in timings.items() if k != "_all"] or [0]) / 1024}
+    vals["make_report_min"] = vals["experiments_min"] + vals["bench_min"]
+    gpu = rep / "gpu_estimate.md"
+    vals["gpu_estimate"] = gpu.read_text().strip() if gpu.exists() else "(run `python bench/gpu_estimate.py`)"
+    return vals
+
+def render_placeholders(text: str, values: dict) -> str:
+    "Replace `{{name}}` / `{{name:.1f}}` with `values[name]` formatted; an unknown name is an error that lists the known ones."
+    def sub(m):
+        if m.group(1) not in values: raise KeyError(f"README placeholder {{{{{m.group(1)}}}}} is unknown; known: {', '.join(values)}")
+        return format(values[m.group(1)], m.group(2) or "")
+    return re.sub(r"\{\{(\w+)(?::([^}]+))?\}\}", sub, text)
+
 def readme_main(argv=None):
-    "Entry point of `storylab-readme`: write README.md from nbs/index.ipynb."
+    "Entry point of `storylab-readme`: write README.md from nbs/index.ipynb, its placeholders filled from the records."
     from storylab.core import storylab_home, atomic_write
     home = storylab_home()
-    text = "<!-- generated from nbs/index.ipynb by storylab-readme: edit the notebook -->\n\n" + notebook_markdown(home / "nbs" / "index.ipynb")
-    atomic_write(home / "README.md", text); return 0
+    text = render_placeholders(notebook_markdown(home / "nbs" / "index.ipynb"), readme_values(home))
+    atomic_write(home / "README.md", "<!-- generated from nbs/index.ipynb by storylab-readme: edit the notebook -->\n\n" + text)
+    return 0
+

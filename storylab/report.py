@@ -183,10 +183,18 @@ def _timing(runs: dict, report_dir: Path) -> str:
             + (f", and the benchmarks {bench_s / 60:.1f} min: {(rec['total_s'] + bench_s) / 60:.1f} min for `make report`." if bench_s else "."))
 
 def write_timings(runs: dict, report_dir: Path) -> Path:
-    """`reports/timings.json`: each reported run's preset and wall time. It is committed with the report, so
-    `storylab-run all --jobs N` on a fresh clone can start the longest experiments first."""
-    return atomic_write_json(report_dir / "timings.json", {n: {"preset": r.get("preset"), "wall_s": round(r.get("wall_s", 0), 1)}
-                                                          for n, r in runs.items()})
+    """`reports/timings.json`: each reported run's preset, wall time and peak memory, and under `_all` the last
+    `storylab-run all` (its wall time and timeline). It is committed with the report, so `storylab-run all --jobs N`
+    on a fresh clone can start the longest experiments first, and the README can quote the last rebuild."""
+    path = report_dir / "timings.json"
+    try: last = json.loads(path.read_text()).get("_all")
+    except (OSError, json.JSONDecodeError): last = None
+    try: last = json.loads((report_dir / "runs" / "all.json").read_text())
+    except (OSError, json.JSONDecodeError): pass
+    rec = {n: {"preset": r.get("preset"), "wall_s": round(r.get("wall_s", 0), 1), "peak_rss_mb": round(r.get("peak_rss_mb", 0))}
+           for n, r in runs.items()}
+    return atomic_write_json(path, {**rec, **({"_all": last} if last else {})})
+
 
 # %% ../nbs/07_report.ipynb #1dd397ce
 def _records(folder: Path) -> list:

@@ -21,10 +21,14 @@ ALLOWED = {
     "0.6160": "seed 001's DPO validation loss, quoted from the seed",
     "99.5": "seed 002's masked token accuracy in percent, quoted from the seed",
     "2.5": "CLIPScore's weight w",
+    "784": "the 28×28 pixels of an MNIST digit",
+    "512": "CLIP ViT-B/32's joint embedding width",
+    "128": "StoryCLIP's feature-map width",
 }
 NUMBER = re.compile(r"(?<![\w.#/-])[-+−]?\d[\d,]*(?:\.\d+)?(?![\w/])")
 SKIP = [re.compile(p) for p in (r"https?://\S+", r"`[^`]*\.(?:py|ipynb|json|txt|md|png)`", r"\b(?:19|20)\d\d-\d\d-\d\d\b",
-                                 r"\b(?:19|20)\d\d\b", r"\$[^$]+\$")]
+                                 r"\b(?:19|20)\d\d\b", r"\$[^$]+\$",
+                                 r"\d+(?:\.\d+){2,}", r"[Pp]ython ?3\.\d+", r"\{\{[^}]*\}\}")]   # versions, templates
 
 
 def significant_digits(token: str) -> int:

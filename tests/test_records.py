@@ -62,3 +62,79 @@ def test_the_prose_check_catches_a_typed_result(tmp_path):
                                                                        "at 64 pixels in 2026 (see `000_c9e796e3ccad8309.txt`).")])
     path = tmp_path / "x.ipynb"; nbformat.write(nb, str(path))
     assert [h[1] for h in hand_typed_numbers(path)] == ["0.937", "2,091"]
+
+
+# where each text-writing experiment keeps the text metrics its predictions recompute: metric → key in metrics.json
+CAPTION_KEYS = {"story_gan": {"BLEU-4": "BLEU-4", "CIDEr": "CIDEr"},
+                "ae_gru": {"BLEU-4": "caption_bleu4", "CIDEr": "caption_cider"},
+                "pref_align": {"CIDEr": "CIDEr"}}
+ANSWER_KEYS = {"coconut": "accuracy_{}", "seq2seq": "{}_exact_match"}
+
+
+def _predictions(home, name):
+    rec = json.loads((home / f"reports/runs/{name}/smoke/metrics.json").read_text())
+    assert rec.get("predictions"), f"{name} writes text but records no predictions file"
+    rows = [json.loads(l) for l in (home / f"reports/runs/{name}/smoke" / rec["predictions"]).read_text().splitlines()]
+    by_system = {}
+    for r in rows: by_system.setdefault(r.get("system", r.get("mode", "model")), []).append(r)
+    return rec, by_system
+
+
+def _recorded(rec, system, key):
+    "The value metrics.json holds for `system` (a baseline's, else the model's) under `key`."
+    return rec["baselines"][system].get(key) if system in rec.get("baselines", {}) else rec["metrics"].get(key)
+
+
+@pytest.mark.parametrize("name", sorted(CAPTION_KEYS))
+def test_caption_metrics_recompute_from_predictions_alone(smoke_home, name):
+    from storylab.metrics import caption_scores
+    rec, by_system = _predictions(smoke_home, name)
+    checked = 0
+    for system, rows in by_system.items():
+        assert len({r["id"] for r in rows}) == len(rows), f"{name}/{system}: an id appears twice"
+        scores = caption_scores({r["id"]: r["references"] for r in rows}, {r["id"]: r["prediction"] for r in rows})
+        for metric, key in CAPTION_KEYS[name].items():
+            want = _recorded(rec, system, key)
+            if want is None: continue
+            assert abs(scores[metric] - want) < 1e-6, (name, system, metric, scores[metric], want)
+            checked += 1
+    assert checked >= 2, f"{name}: only {checked} recorded text metrics matched a system in the predictions"
+
+
+@pytest.mark.parametrize("name", sorted(ANSWER_KEYS))
+def test_answer_accuracy_recomputes_from_predictions_alone(smoke_home, name):
+    rec, by_system = _predictions(smoke_home, name)
+    checked = 0
+    for system, rows in by_system.items():
+        want = _recorded(rec, system, ANSWER_KEYS[name].format(system))
+        if want is None: continue
+        got = sum(str(r["answer"]).strip() == str(r["gold"]).strip() for r in rows) / len(rows)
+        assert abs(got - want) < 1e-9, (name, system, got, want)
+        checked += 1
+    assert checked >= 2, f"{name}: only {checked} systems' accuracy could be checked"
+
+
+def _numbers(rec):
+    "Everything measured in a record, minus times and memory (keys ending in _s, the volatile fields)."
+    keep = {k: rec.get(k) for k in ("metrics", "baselines", "ci", "baselines_ci", "comparisons", "tables", "seeds")}
+    def strip(x):
+        if isinstance(x, dict): return {k: strip(v) for k, v in x.items() if not (k.endswith("_s") or k in VOLATILE)}
+        if isinstance(x, list): return [strip(v) for v in x]
+        return x
+    return strip(keep)
+
+
+def test_text_writing_experiments_repeat_exactly(smoke_home, tmp_path_factory):
+    "A second smoke run of every text-writing experiment, in another home, gives the same numbers and predictions."
+    import os
+    names = sorted(set(CAPTION_KEYS) | set(ANSWER_KEYS))
+    home = tmp_path_factory.mktemp("again")
+    (home / "cache").symlink_to(REPO / "cache")
+    env = {**os.environ, "STORYLAB_HOME": str(home), "STORYLAB_EXPERIMENTS": str(REPO / "nbs" / "experiments"),
+           "PYTHONHASHSEED": "12345"}   # a different string hash: set and dict order of strings must not matter
+    storylab("storylab-run", ",".join(names), "--preset", "smoke", "--jobs", "2", "--name", "smoke", timeout=1800, env=env)
+    for name in names:
+        a, b = (json.loads((h / f"reports/runs/{name}/smoke/metrics.json").read_text()) for h in (smoke_home, home))
+        assert _numbers(a) == _numbers(b), f"{name}: numbers differ between two identical smoke runs"
+        pa, pb = ((h / f"reports/runs/{name}/smoke/predictions.jsonl").read_text() for h in (smoke_home, home))
+        assert pa == pb, f"{name}: predictions differ between two identical smoke runs"

@@ -5,7 +5,7 @@ a transformer over frozen image/text embeddings, a GPT-2 prefix decoder, and a h
 
 # %% ../nbs/10_story_gan.ipynb #ca685122
 from __future__ import annotations
-import json, math
+import json, math, re
 from contextlib import contextmanager
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
@@ -19,11 +19,11 @@ from transformers import GPT2Config, GPT2LMHeadModel
 from .backbones import NTXent, small_gpt2
 
 # %% auto #0
-__all__ = ['MODES', 'GANConfig', 'ContextEncoder', 'Discriminator', 'CopyHead', 'StoryGAN', 'eval_mode', 'ids_mask', 'lm_loss',
-           'trim', 'fake_captions', 'generator_loss', 'discriminator_loss', 'story_embeddings', 'windows',
-           'caption_ids', 'context_ids', 'training_items', 'copy_last', 'retrieval', 'generate_captions',
-           'discriminator_accuracy', 'score_captions', 'headline_cis', 'phases', 'build_model', 'save_model',
-           'load_model', 'load_encoders', 'story_splits', 'make_decoder', 'evaluate', 'evaluate_checkpoint']
+__all__ = ['GANConfig', 'ContextEncoder', 'Discriminator', 'CopyHead', 'StoryGAN', 'eval_mode', 'ids_mask', 'decode_captions',
+           'lm_loss', 'trim', 'generator_loss', 'story_embeddings', 'windows', 'caption_ids', 'context_ids',
+           'training_items', 'copy_last', 'retrieval', 'generate_captions', 'discriminator_accuracy', 'repeats_ngram',
+           'score_captions', 'headline_cis', 'build_model', 'save_model', 'load_model', 'load_encoders', 'story_splits',
+           'make_decoder', 'evaluate', 'evaluate_checkpoint']
 
 # %% ../nbs/10_story_gan.ipynb #2ae606af
 @dataclass
@@ -72,17 +72,18 @@ class ContextEncoder(nn.Module):
 
 # %% ../nbs/10_story_gan.ipynb #424a0901
 class Discriminator(nn.Module):
-    "Score of (context, caption embedding): high for real next captions, low for generated ones."
-    def __init__(self, emb_dim: int, hidden: int):
+    "Score of (context, caption) from the frozen encoders' embeddings: high for real next captions, low for generated ones."
+    def __init__(self, emb_dim: int, hidden: int, k: int = 1):
         super().__init__()
         sn = nn.utils.parametrizations.spectral_norm
-        self.net = nn.Sequential(sn(nn.Linear(4 * emb_dim, hidden)), nn.LeakyReLU(0.2),
+        self.net = nn.Sequential(sn(nn.Linear((4 + k) * emb_dim, hidden)), nn.LeakyReLU(0.2),
                                  sn(nn.Linear(hidden, hidden)), nn.LeakyReLU(0.2), sn(nn.Linear(hidden, 1)))
 
     def forward(self, ctx_img, ctx_txt, caption_emb):
+        "`ctx_img`, `ctx_txt` B×K×D; `caption_emb` B×D: the frozen text encoder's embedding of each candidate's words."
         c = F.normalize(caption_emb, dim=-1)
-        last_img, last_txt = F.normalize(ctx_img[:, -1], dim=-1), F.normalize(ctx_txt[:, -1], dim=-1)
-        return self.net(torch.cat([last_img, last_txt, c, c * last_txt], -1)).squeeze(-1)
+        img, txt = F.normalize(ctx_img[:, -1], dim=-1), F.normalize(ctx_txt, dim=-1)
+        return self.net(torch.cat([img, txt[:, -1], c, c * img, *(c[:, None] * txt).unbind(1)], -1)).squeeze(-1)
 
 # %% ../nbs/10_story_gan.ipynb #b9a43470
 class CopyHead(nn.Module):
@@ -121,7 +122,7 @@ class StoryGAN(nn.Module):
         self.image_head = nn.Sequential(nn.Linear(cfg.d_model, cfg.d_model), nn.GELU(), nn.Linear(cfg.d_model, cfg.emb_dim))
         self.caption_head = nn.Linear(n_embd, cfg.emb_dim)
         self.copy = CopyHead(n_embd, ngram=cfg.copy_ngram) if cfg.ctx_len and cfg.copy_ngram else None
-        self.disc = Discriminator(cfg.emb_dim, cfg.disc_hidden)
+        self.disc = Discriminator(cfg.emb_dim, cfg.disc_hidden, cfg.k)
         decoder.requires_grad_(not freeze_decoder)
 
     def discriminator_parameters(self): return list(self.disc.parameters())
@@ -175,9 +176,6 @@ class StoryGAN(nn.Module):
         "The differentiable caption representation: masked mean of hidden states, projected to the encoder space."
         m = mask.unsqueeze(-1).to(hidden.dtype)
         return self.caption_head((hidden * m).sum(1) / m.sum(1).clamp(min=1))
-
-    def embed_caption(self, pr, tokens, mask):
-        return self.caption_embedding(self.decode(pr, tokens, mask)[1], mask)
 
     def _next_logprobs(self, pr, h_last, h_ctx, seq):
         "Next-token scores B×V after hidden state `h_last` B×n_embd, `seq` holding the context and the tokens written so far."
@@ -250,6 +248,11 @@ def ids_mask(ids, eos_token_id: int):
     after = (is_eos.cumsum(1) - is_eos) > 0
     return (~after).long()
 
+def decode_captions(tokenizer, ids) -> list[str]:
+    "The text of generated ids B×L: everything up to the first EOS, special tokens dropped, stripped."
+    eos = tokenizer.eos_token_id
+    return [t.strip() for t in tokenizer.batch_decode(ids.masked_fill(ids_mask(ids, eos) == 0, eos).tolist(), skip_special_tokens=True)]
+
 # %% ../nbs/10_story_gan.ipynb #1eb0631c
 def lm_loss(logits, tokens, mask):
     "Token cross-entropy of the caption, ignoring padding."
@@ -260,17 +263,10 @@ def trim(tokens, mask):
     n = int(mask.any(0).nonzero().max()) + 1 if mask.any() else 1
     return tokens[:, :n], mask[:, :n]
 
-def fake_captions(model: StoryGAN, batch: dict, pr: dict, max_new_tokens: int | None = None):
-    "Greedy captions for the batch (tokens, mask), generated once and shared by the D and G steps of a batch."
-    if "fake_tokens" not in batch:
-        ids = model.generate_tokens(pr, max_new_tokens or batch["tokens"].shape[1])
-        batch["fake_tokens"], batch["fake_mask"] = ids, ids_mask(ids, model.decoder.config.eos_token_id)
-    return batch["fake_tokens"], batch["fake_mask"]
-
-def generator_loss(model: StoryGAN, batch: dict, adversarial: bool = False) -> dict:
-    "LM + image + alignment losses (+ hinge generator loss when `adversarial`)."
+def generator_loss(model: StoryGAN, batch: dict, pr: dict | None = None) -> dict:
+    "LM + image + alignment losses of the generator (`pr`: the batch's prompt, when it is already built)."
     cfg = model.cfg
-    pr = model.prompt(batch)
+    pr = model.prompt(batch) if pr is None else pr
     tokens, mask = trim(batch["tokens"], batch["mask"])
     logits, hidden = model.decode(pr, tokens, mask)
     lm = lm_loss(logits, tokens, mask)
@@ -280,24 +276,8 @@ def generator_loss(model: StoryGAN, batch: dict, adversarial: bool = False) -> d
     align = distill + NTXent(cfg.temperature)(cap, batch["tgt_img"])
     logs = {"lm": lm, "image": image, "align": align}
     loss = lm + cfg.w_image * image + cfg.w_align * align
-    if adversarial:
-        tokens, mask = fake_captions(model, batch, pr)
-        adv = -model.disc(batch["ctx_img"], batch["ctx_txt"], model.embed_caption(pr, tokens, mask)).mean()
-        loss, logs["adv"] = loss + cfg.w_adv * adv, adv
     return {"loss": loss, **logs}
 
-def discriminator_loss(model: StoryGAN, batch: dict) -> dict:
-    "Hinge loss of D on real vs greedy generated next captions; `acc` is its accuracy on the batch."
-    with torch.no_grad():
-        pr = model.prompt(batch)
-        tokens, mask = fake_captions(model, batch, pr)
-        real = model.embed_caption(pr, *trim(batch["tokens"], batch["mask"]))
-        fake = model.embed_caption(pr, tokens, mask)
-    d_real = model.disc(batch["ctx_img"], batch["ctx_txt"], real)
-    d_fake = model.disc(batch["ctx_img"], batch["ctx_txt"], fake)
-    loss = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
-    acc = ((d_real > 0).float().mean() + (d_fake < 0).float().mean()) / 2
-    return {"loss": loss, "acc": acc}
 
 # %% ../nbs/10_story_gan.ipynb #88d150cb
 from .core import save_checkpoint, load_checkpoint
@@ -389,55 +369,55 @@ def generate_captions(model: StoryGAN, samples: list[dict], tokenizer, method: s
             if model.cfg.ctx_len:
                 cids, cmask = zip(*[context_ids(tokenizer, s["context_captions"], model.cfg.ctx_len) for s in b])
                 batch.update(ctx_tokens=torch.tensor(cids, device=device), ctx_mask=torch.tensor(cmask, device=device))
-            ids = model.generate_tokens(model.prompt(batch), max_new_tokens, method, **kw)
-            out += [t.strip() for t in tokenizer.batch_decode(ids * ids_mask(ids, tokenizer.eos_token_id), skip_special_tokens=True)]
+            out += decode_captions(tokenizer, model.generate_tokens(model.prompt(batch), max_new_tokens, method, **kw))
     return out
 
 @torch.no_grad()
-def discriminator_accuracy(model: StoryGAN, items: list[dict], batch_size: int = 64) -> float:
-    "Accuracy of D on real vs greedy generated next captions (half of each)."
+def discriminator_accuracy(model: StoryGAN, samples: list[dict], fakes: list[str], text_encoder, batch_size: int = 256) -> float:
+    "Accuracy of D on the true next captions (cached frozen embeddings) vs the captions `fakes` (embedded by `text_encoder`)."
+    if len(fakes) != len(samples): raise ValueError(f"{len(fakes)} generated captions for {len(samples)} samples")
     device = next(model.parameters()).device
-    hits, n = 0.0, 0
+    fake_emb = np.asarray(text_encoder.encode(list(fakes)), np.float32)
+    hits = 0.0
     with eval_mode(model):
-        for b in _batches(items, batch_size):
-            batch = {k: torch.stack([x[k] for x in b]).to(device) for k in b[0]}
-            acc = discriminator_loss(model, batch)["acc"]
-            hits, n = hits + float(acc) * len(b), n + len(b)
-    return hits / max(n, 1)
+        for a in range(0, len(samples), batch_size):
+            b = samples[a:a + batch_size]
+            ci, ct = _stack(b, "ctx_img", device), _stack(b, "ctx_txt", device)
+            hits += float((model.disc(ci, ct, _stack(b, "tgt_txt", device)) > 0).sum())
+            hits += float((model.disc(ci, ct, torch.from_numpy(fake_emb[a:a + batch_size]).to(device)) < 0).sum())
+    return hits / max(2 * len(samples), 1)
+
+def repeats_ngram(caption: str, n: int = 3) -> bool:
+    "Whether some word n-gram occurs twice in `caption` (words: lower-cased letter runs)."
+    w = re.findall(r"[a-z]+", caption.lower())
+    grams = [tuple(w[i:i + n]) for i in range(len(w) - n + 1)]
+    return len(set(grams)) < len(grams)
 
 def score_captions(hyps: list[str], samples: list[dict], text_encoder, per_item: bool = False) -> dict:
-    "CLIPScore (frozen text encoder vs target image embedding), BLEU-4, METEOR, ROUGE-L and CIDEr of `hyps`."
+    """CLIPScore (frozen text encoder vs target image embedding), BLEU-4, METEOR, ROUGE-L, CIDEr, grammar_rate and
+    repeat_rate of `hyps`; with `per_item`, 'per_item' holds the per-caption CIDEr, CLIPScore, grammar and repeat scores."""
     from storylab.metrics import caption_scores, clip_score
+    from storylab.storyworld import grammatical
     if len(hyps) != len(samples): raise ValueError(f"{len(hyps)} captions for {len(samples)} samples")
     refs = {i: [s["target_caption"]] for i, s in enumerate(samples)}
-    cs = caption_scores(refs, {i: h for i, h in enumerate(hyps)})
-    clip = clip_score(np.asarray(text_encoder.encode(list(hyps))), np.stack([s["tgt_img"] for s in samples]))
-    out = {"CLIPScore": float(clip.mean()), **{m: float(cs[m]) for m in ("BLEU-4", "METEOR", "ROUGE-L", "CIDEr") if m in cs}}
-    if per_item: out["per_item"] = {"CLIPScore": clip}
+    cs = caption_scores(refs, {i: h for i, h in enumerate(hyps)}, per_item=True)
+    items = {"CIDEr": np.array([cs.per_item["CIDEr"][i] for i in range(len(hyps))]),
+             "CLIPScore": clip_score(np.asarray(text_encoder.encode(list(hyps))), np.stack([s["tgt_img"] for s in samples])),
+             "grammar_rate": np.array([grammatical(h) for h in hyps], float), "repeat_rate": np.array([repeats_ngram(h) for h in hyps], float)}
+    out = {m: float(cs[m]) for m in ("BLEU-4", "METEOR", "ROUGE-L") if m in cs}
+    out.update({m: float(v.mean()) for m, v in items.items()})
+    if per_item: out["per_item"] = items
     return out
 
-def headline_cis(hyps: list[str], samples: list[dict], clip_per_item, n_boot: int = 200) -> dict:
-    "95% bootstrap intervals over test items of CIDEr, BLEU-4 and CLIPScore."
+def headline_cis(hyps: list[str], samples: list[dict], per_item: dict, n_boot: int = 200) -> dict:
+    "95% bootstrap intervals over test items: BLEU-4 by resampling items, every per-item score (CIDEr, CLIPScore, rates) from its items."
     from storylab.metrics import bootstrap_ci, caption_bootstrap_ci
     refs = {i: [s["target_caption"]] for i, s in enumerate(samples)}
-    # resamples are scored on simply-tokenised captions: the PTB tokenizer costs a JVM start per call
-    ci = caption_bootstrap_ci(refs, {i: h for i, h in enumerate(hyps)}, metrics=("CIDEr", "BLEU-4"), n_boot=n_boot, java=False)
-    return {**ci, "CLIPScore": bootstrap_ci(clip_per_item)}
+    ci = caption_bootstrap_ci(refs, {i: h for i, h in enumerate(hyps)}, metrics=("BLEU-4",), n_boot=n_boot)
+    return {**ci, **{m: bootstrap_ci(v) for m, v in per_item.items()}}
+
 
 # %% ../nbs/10_story_gan.ipynb #f6ab8943
-from functools import partial
-from .train import Phase
-
-MODES = ("warmup", "adv")
-
-def phases(model: StoryGAN, mode: str, lr: float, d_lr: float | None = None) -> list[Phase]:
-    "The Trainer phases of a mode: warmup = [generator]; adv = [discriminator, generator + adversary]."
-    if mode not in MODES: raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    opt_g = torch.optim.AdamW(model.generator_parameters(), lr=lr, weight_decay=0.01)
-    if mode == "warmup": return [Phase("gen", generator_loss, opt_g)]
-    opt_d = torch.optim.Adam(model.discriminator_parameters(), lr=d_lr or lr, betas=(0.5, 0.999))
-    return [Phase("disc", discriminator_loss, opt_d), Phase("gen", partial(generator_loss, adversarial=True), opt_g)]
-
 def build_model(config: dict) -> StoryGAN:
     "A StoryGAN from a saved `config` ({'gan', 'decoder_config', 'freeze_decoder'}), weights left as initialised."
     dec = GPT2LMHeadModel(GPT2Config(**config["decoder_config"]))
@@ -499,13 +479,13 @@ def _tokenizer_for(config: dict):
     return load_tokenizer(config["tokenizer_dir"] if Path(config["tokenizer_dir"]).exists() else config["decoder"])
 
 def evaluate(model: StoryGAN, samples: list[dict], tokenizer, text_encoder, method: str = "greedy",
-             max_len: int = 40, with_cis: bool = False) -> tuple[dict, list[str], dict]:
-    "(metrics, generated captions, 95% CIs) of `model` on `samples`, with D accuracy on real vs generated."
+             max_len: int = 40, with_cis: bool = False) -> tuple[dict, list[str], dict, dict]:
+    "(metrics, generated captions, 95% CIs, per-item scores) of `model` on `samples`, with D's accuracy on real vs these captions."
     hyps = generate_captions(model, samples, tokenizer, method, max_new_tokens=max_len)
     scores = score_captions(hyps, samples, text_encoder, per_item=True)
-    clip = scores.pop("per_item")["CLIPScore"]
-    scores["disc_acc"] = discriminator_accuracy(model, training_items(samples, tokenizer, max_len, model.cfg.ctx_len))
-    return scores, hyps, (headline_cis(hyps, samples, clip) if with_cis else {})
+    items = scores.pop("per_item")
+    scores["disc_acc"] = discriminator_accuracy(model, samples, hyps, text_encoder)
+    return scores, hyps, (headline_cis(hyps, samples, items) if with_cis else {}), items
 
 def evaluate_checkpoint(path, split: str = "test", method: str = "greedy", **kw) -> dict:
     "Re-evaluate a checkpoint saved by the experiment on the held-out stories (`storylab-eval story_gan --checkpoint PATH`)."
@@ -514,5 +494,5 @@ def evaluate_checkpoint(path, split: str = "test", method: str = "greedy", **kw)
     image_enc, text_enc = load_encoders(config["image_encoder"], config["text_encoder"], config.get("storyclip_preset", "cpu"))
     data = story_splits(config["source"], config["n_stories"], config["seed"], config["image_size"], config["gan"]["k"],
                         image_enc, text_enc, splits=(split,))
-    scores, _, _ = evaluate(model, data[split], _tokenizer_for(config), text_enc, method, config["max_len"])
+    scores = evaluate(model, data[split], _tokenizer_for(config), text_enc, method, config["max_len"])[0]
     return {"encoder": f"{config['image_encoder']}+{config['text_encoder']}", "split": split, "method": method, **scores}

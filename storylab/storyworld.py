@@ -24,7 +24,7 @@ __all__ = ['GENERATOR_VERSION', 'NAMES', 'COLOURS', 'CHARACTER_COLOURS', 'SHAPES
            'background', 'frame_text', 'parse_caption', 'frame_attributes', 'caption_attributes', 'align_characters',
            'attribute_scores', 'tagged_frame', 'story_frames', 'story_world', 'generate', 'load_storyworld',
            'decode_images', 'story_arrays', 'caption_pairs', 'hallucinate', 'preference_pairs', 'questions',
-           'save_questions_json', 'load_questions_json']
+           'save_questions_json', 'load_questions_json', 'caption_grammar', 'grammatical']
 
 # %% ../nbs/01_storyworld.ipynb #63a55439
 GENERATOR_VERSION = 1
@@ -622,3 +622,44 @@ def load_questions_json(path) -> list[dict]:
         out.append(dict(image=str(img_path), images=images, question=row["question"][:m.start()], choices=choices,
                         steps=list(row.get("steps", [])), answer=int(row["answer"]), story_id=row.get("story_id")))
     return out
+
+# %% ../nbs/01_storyworld.ipynb #81e5a852
+_WORD = lambda words: "(" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + ")"
+_WHERE = r"(?:on the (left|right)|in the (centre))"
+_CHAR_SENT = re.compile(fr"{_WORD(NAMES)}, (an?) {_WORD(CHARACTER_COLOURS)} {_WORD(SHAPES)} {_WHERE}, "
+                        fr"(?:{_WORD(IDLE_ACTIONS)}|{_WORD(('picks up', 'carries', 'drops'))} the {_WORD(COLOURS)} {_WORD(KINDS)}"
+                        fr"|gives the {_WORD(COLOURS)} {_WORD(KINDS)} to {_WORD(NAMES)})\.")
+_FREE_SENT = re.compile(fr"The {_WORD(COLOURS)} {_WORD(KINDS)} lies {_WHERE}\.")
+_OPENING = re.compile(fr"In the {_WORD(SETTINGS)}, (.*)", re.S)
+
+def caption_grammar(caption: str) -> dict | None:
+    "The frame a caption states if the WHOLE caption is in the StoryWorld caption grammar (see above), else None."
+    text = " ".join(str(caption).split())
+    m = re.fullmatch(fr"It is the {_WORD(SETTINGS)}\.", text)
+    if m: return dict(setting=m.group(1), chars=[], free=[])
+    m = _OPENING.fullmatch(text)
+    if not m: return None
+    frame, objects = dict(setting=m.group(1), chars=[], free=[]), []
+    for sent in re.split(r"(?<=\.) ", m.group(2)):
+        c = _CHAR_SENT.fullmatch(sent)
+        if c and not frame["free"]:  # characters come before the objects lying around
+            name, art, colour, shape, pos = c.group(1), c.group(2), c.group(3), c.group(4), c.group(5) or c.group(6)
+            if art != _article(colour): return None
+            action = c.group(7) or c.group(8) or "gives"
+            obj = (c.group(9), c.group(10)) if c.group(8) else (c.group(11), c.group(12)) if c.group(11) else None
+            frame["chars"].append(dict(name=name, colour=colour, shape=shape, position=pos, action=action,
+                                       obj=obj and dict(colour=obj[0], kind=obj[1]), to=c.group(13) and dict(name=c.group(13))))
+            objects += [obj] if obj else []
+            continue
+        f = _FREE_SENT.fullmatch(sent)
+        if not f: return None
+        frame["free"].append(dict(colour=f.group(1), kind=f.group(2), position=f.group(3) or f.group(4)))
+        objects.append((f.group(1), f.group(2)))
+    names = [c["name"] for c in frame["chars"]]
+    if not 1 <= len(names) <= 3 or len(set(names)) < len(names) or len(set(objects)) < len(objects): return None
+    if any(c["to"] and (c["to"]["name"] == c["name"] or c["to"]["name"] not in names) for c in frame["chars"]): return None
+    return frame
+
+def grammatical(caption: str) -> bool:
+    "Whether the StoryWorld caption grammar parses the whole of `caption` (`caption_grammar` is not None)."
+    return caption_grammar(caption) is not None

@@ -13,7 +13,8 @@ from keras import layers, ops
 # %% auto #0
 __all__ = ['set_threads', 'gradient_step', 'conv_encoder', 'conv_decoder', 'Sampling', 'VAE', 'DCGAN', 'interpolate_latents',
            'interpolate_random', 'interpolate_images', 'digit_classifier', 'rotation_task', 'train_classifier',
-           'classifier_features', 'frechet_distance', 'frechet_ci']
+           'classifier_features', 'frechet_distance', 'frechet_half_samples', 'half_sample_ci', 'frechet_ci',
+           'half_sample_comparison', 'laplacian_variance', 'mean_diff_ci', 'spread_diff']
 
 # %% ../nbs/12_keras_gen.ipynb #ee0f06f6
 def set_threads(n: int | None = None) -> int:
@@ -138,6 +139,18 @@ class VAE(keras.Model):
         z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype("float32")
         return ops.convert_to_numpy(self.decoder(z))
 
+    def per_image_loss(self, x, batch_size: int = 500) -> dict:
+        """Held-out loss terms of each image, decoding the posterior mean (deterministic): `reconstruction`
+        (binary cross-entropy summed over pixels), `kl`, and `loss` = reconstruction + beta·kl."""
+        rec, kl = [], []
+        for i in range(0, len(x), batch_size):
+            xb = np.asarray(x[i:i + batch_size], np.float32); mean, log_var = self.encode(xb)
+            r = keras.losses.binary_crossentropy(xb, self.decoder(mean))
+            rec.append(ops.convert_to_numpy(ops.sum(ops.reshape(r, (len(xb), -1)), axis=1)))
+            kl.append(ops.convert_to_numpy(ops.sum(-0.5 * (1 + log_var - ops.square(mean) - ops.exp(log_var)), axis=1)))
+        rec, kl = np.concatenate(rec).astype(np.float64), np.concatenate(kl).astype(np.float64)
+        return {"reconstruction": rec, "kl": kl, "loss": rec + self.beta * kl}
+
     def reconstruct(self, x) -> np.ndarray:
         "Decode the posterior means of `x` (no sampling)."
         return ops.convert_to_numpy(self.decoder(self.encode(x)[0]))
@@ -211,11 +224,19 @@ def interpolate_images(vae: VAE, x0, x1, steps: int = 8) -> np.ndarray:
     return ops.convert_to_numpy(vae.decoder(interpolate_latents(mean[0], mean[1], steps)))
 
 # %% ../nbs/12_keras_gen.ipynb #da89add9
-def digit_classifier(image_shape=(28, 28, 1), n_classes: int = 10, feature_dim: int = 64) -> keras.Model:
-    "A small CNN; its `features` layer (width `feature_dim`) is the space of `frechet_distance`."
-    inp = keras.Input(tuple(image_shape))
-    x = layers.MaxPooling2D()(layers.Conv2D(32, 3, activation="relu", padding="same")(inp))
-    x = layers.MaxPooling2D()(layers.Conv2D(64, 3, activation="relu", padding="same")(x))
+def digit_classifier(image_shape=(28, 28, 1), n_classes: int = 10, feature_dim: int = 64, convs: int = 1,
+                     augment: bool = False) -> keras.Model:
+    """A small CNN: two blocks of `convs` 3×3 convolutions (32, then 64 channels) and a max-pool; its `features`
+    layer (width `feature_dim`) is the space of `frechet_distance`. With `augment`, random small rotations,
+    shifts and zooms of the input while training (inactive when predicting)."""
+    x = inp = keras.Input(tuple(image_shape))
+    if augment:
+        x = layers.RandomRotation(0.03, fill_mode="constant")(x)
+        x = layers.RandomTranslation(0.1, 0.1, fill_mode="constant")(x)
+        x = layers.RandomZoom(0.1, fill_mode="constant")(x)
+    for width in (32, 64):
+        for _ in range(convs): x = layers.Conv2D(width, 3, activation="relu", padding="same")(x)
+        x = layers.MaxPooling2D()(x)
     x = layers.Dropout(0.3)(layers.Flatten()(x))
     feats = layers.Dense(feature_dim, activation="relu", name="features")(x)
     return keras.Model(inp, layers.Dense(n_classes, activation="softmax")(feats), name="classifier")
@@ -224,11 +245,13 @@ def rotation_task(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     "Label-free classification data: every image in 4 rotations, labelled 0..3."
     return np.concatenate([np.rot90(x, k, axes=(1, 2)) for k in range(4)]), np.repeat(np.arange(4), len(x))
 
-def train_classifier(x, y=None, epochs: int = 5, batch_size: int = 128, feature_dim: int = 64, verbose=0) -> keras.Model:
-    "Train `digit_classifier` on (x, y); with `y=None` on the rotation task."
+def train_classifier(x, y=None, epochs: int = 5, batch_size: int = 128, feature_dim: int = 64, convs: int = 1,
+                     augment: bool = False, lr: float = 1e-3, cosine: bool = False, verbose=0) -> keras.Model:
+    "Train `digit_classifier` on (x, y) with Adam at `lr` (decayed to 0 on a cosine when `cosine`); with `y=None` on the rotation task."
     if y is None: x, y = rotation_task(x)
-    clf = digit_classifier(x.shape[1:], int(np.max(y)) + 1, feature_dim)
-    clf.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    clf = digit_classifier(x.shape[1:], int(np.max(y)) + 1, feature_dim, convs, augment)
+    if cosine: lr = keras.optimizers.schedules.CosineDecay(lr, epochs * -(-len(x) // batch_size))
+    clf.compile(keras.optimizers.Adam(lr), "sparse_categorical_crossentropy", metrics=["accuracy"])
     clf.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=verbose)
     return clf
 
@@ -248,10 +271,64 @@ def frechet_distance(f_real: np.ndarray, f_gen: np.ndarray) -> float:
     return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * np.real(covmean)))
 
 # %% ../nbs/12_keras_gen.ipynb #3c90fefc
-def frechet_ci(f_real: np.ndarray, f_gen: np.ndarray, n_boot: int = 100, alpha: float = 0.05, seed: int = 0) -> tuple[float, float]:
-    "Percentile bootstrap interval of `frechet_distance`, resampling the rows of both feature sets."
+def frechet_half_samples(f_real: np.ndarray, gens: dict, n_draws: int = 200, seed: int = 0) -> dict:
+    """Fréchet distance of each feature set in `gens` ({name: features}) to `f_real` on `n_draws` half-samples
+    drawn without replacement; every set uses the same row indices (so all sets in `gens` need equal length)."""
+    lens = {k: len(v) for k, v in gens.items()}
+    if len(set(lens.values())) != 1: raise ValueError(f"paired half-samples need feature sets of one length, got {lens}")
+    n_real, n_gen = len(f_real), next(iter(lens.values()))
+    if min(n_real, n_gen) < 4: raise ValueError(f"need at least 4 rows per feature set, got {n_real} real and {n_gen} generated")
+    rng = np.random.default_rng(seed); out = {k: [] for k in gens}
+    for _ in range(n_draws):
+        i, j = rng.choice(n_real, n_real // 2, replace=False), rng.choice(n_gen, n_gen // 2, replace=False)
+        for k, f in gens.items(): out[k].append(frechet_distance(f_real[i], f[j]))
+    return {k: np.array(v) for k, v in out.items()}
+
+def half_sample_ci(estimate: float, draws, alpha: float = 0.05) -> tuple[float, float]:
+    "Normal interval centred on the full-sample `estimate`, its standard error the spread of half-sample `draws`."
+    from scipy.stats import norm
+    half = norm.ppf(1 - alpha / 2) * float(np.std(draws, ddof=1))
+    return float(estimate - half), float(estimate + half)
+
+def frechet_ci(f_real: np.ndarray, f_gen: np.ndarray, n_draws: int = 200, alpha: float = 0.05, seed: int = 0) -> tuple[float, float]:
+    "Half-sample interval of `frechet_distance(f_real, f_gen)`, centred on the full-sample distance."
+    return half_sample_ci(frechet_distance(f_real, f_gen), frechet_half_samples(f_real, {"g": f_gen}, n_draws, seed)["g"], alpha)
+
+def half_sample_comparison(metric: str, a: str, b: str, full: dict, draws: dict, n: int, alpha: float = 0.05) -> dict:
+    """A `comparisons` record of `full[a] − full[b]` (lower is better), its interval from the differences of paired
+    half-sample draws (`frechet_half_samples` with both in one call); `n` is the number of real items."""
+    lo, hi = half_sample_ci(full[a] - full[b], np.asarray(draws[a]) - np.asarray(draws[b]), alpha)
+    return {"metric": metric, "a": a, "b": b, "diff": float(full[a] - full[b]), "lo": lo, "hi": hi, "n": int(n),
+            "method": f"paired half-samples without replacement ({len(draws[a])} draws, same indices for both), "
+                      "normal interval centred on the full-sample difference", "higher_is_better": False}
+
+
+# %% ../nbs/12_keras_gen.ipynb #5d723096
+def laplacian_variance(images) -> np.ndarray:
+    "Sharpness of each image in `(n, h, w, c)`: the variance of its Laplacian (`scipy.ndimage.laplace`), mean over channels."
+    from scipy import ndimage
+    x = np.asarray(images, np.float64)
+    if x.ndim != 4: raise ValueError(f"need images shaped (n, h, w, c), got {x.shape}")
+    return np.array([np.mean([ndimage.laplace(im[..., c]).var() for c in range(x.shape[-1])]) for im in x])
+
+def mean_diff_ci(x, y, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0) -> tuple[float, float]:
+    "Percentile bootstrap `(lo, hi)` of mean(`x`) − mean(`y`) for two independent samples (`scipy.stats.bootstrap`)."
+    from scipy.stats import bootstrap
+    res = bootstrap((np.asarray(x, float), np.asarray(y, float)), lambda a, b, axis: a.mean(axis) - b.mean(axis),
+                    n_resamples=n_boot, confidence_level=1 - alpha, method="percentile", paired=False,
+                    vectorized=True, rng=np.random.default_rng(seed))
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+def spread_diff(groups_a: list, groups_b: list, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0) -> tuple[float, float, float]:
+    """How much less the group means of `groups_a` vary than those of `groups_b`: the range (max − min) of the
+    means, each range divided by the overall mean of its family; returns (range_a − range_b, lo, hi): a normal
+    interval centred on the estimate, its standard error from resampling every group independently."""
+    from scipy.stats import norm
     rng = np.random.default_rng(seed)
-    d = [frechet_distance(f_real[rng.integers(0, len(f_real), len(f_real))], f_gen[rng.integers(0, len(f_gen), len(f_gen))])
-         for _ in range(n_boot)]
-    lo, hi = np.quantile(d, [alpha / 2, 1 - alpha / 2])
-    return float(lo), float(hi)
+    def rel_range(means): return (means.max(0) - means.min(0)) / means.mean(0)
+    def boot(groups): return np.stack([np.asarray(g)[rng.integers(0, len(g), (n_boot, len(g)))].mean(1) for g in groups])
+    point = rel_range(np.array([[np.mean(g)] for g in groups_a]))[0] - rel_range(np.array([[np.mean(g)] for g in groups_b]))[0]
+    d = rel_range(boot(groups_a)) - rel_range(boot(groups_b))
+    half = norm.ppf(1 - alpha / 2) * float(np.std(d, ddof=1))
+    return float(point), float(point - half), float(point + half)
+

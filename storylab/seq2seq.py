@@ -10,8 +10,9 @@ from keras import layers
 
 # %% auto #0
 __all__ = ['VOCAB', 'START', 'N_TOKENS', 'CHAR_ID', 'TASKS', 'arithmetic_expressions', 'split_expressions', 'expression_text',
-           'answer_text', 'encode_text', 'decode_text', 'operator_glyph', 'DigitRenderer', 'build_seq2seq',
-           'teacher_inputs', 'greedy_decode', 'make_task', 'train_task', 'digit_accuracy', 'evaluate_task']
+           'answer_text', 'encode_text', 'decode_text', 'operator_glyph', 'DigitRenderer', 'character_images',
+           'train_reader', 'read_characters', 'reader_digit_accuracy', 'build_seq2seq', 'teacher_inputs',
+           'greedy_decode', 'make_task', 'train_task', 'digit_accuracy', 'evaluate_task']
 
 # %% ../nbs/13_seq2seq.ipynb #8b12e45e
 VOCAB = " 0123456789+-"
@@ -77,23 +78,48 @@ class DigitRenderer:
         "`(n, len, h, w, 1)` images for `n` equal-length strings."
         return np.stack([np.stack([self.char(c) for c in t]) for t in texts]).astype(np.float32)
 
-# %% ../nbs/13_seq2seq.ipynb #24dadcf4
-def _image_encoder(units: int) -> keras.Model:
-    return keras.Sequential([layers.Conv2D(16, 3, strides=2, activation="relu", padding="same"),
-                             layers.Conv2D(32, 3, strides=2, activation="relu", padding="same"),
-                             layers.Flatten(), layers.Dense(units, activation="relu")], name="char_image_encoder")
+# %% ../nbs/13_seq2seq.ipynb #df12ba26
+def character_images(x: np.ndarray, y: np.ndarray, n_other: int | None = None, seed: int = 0):
+    """Training data for a reader of every source character: digit images `x` labelled with their `VOCAB` ids, plus
+    `n_other` (default: as many as the rarest digit) drawn `+` glyphs, `−` glyphs and blanks."""
+    rng = np.random.default_rng(seed)
+    n_other = n_other or int(np.bincount(y, minlength=10).min())
+    glyphs = [operator_glyph(op, rng, x.shape[1]) for op in "+-" for _ in range(n_other)]
+    xs = np.concatenate([x, np.stack(glyphs), np.zeros((n_other, *x.shape[1:]), x.dtype)]).astype(np.float32)
+    ys = np.concatenate([[CHAR_ID[str(int(d))] for d in y], [CHAR_ID["+"]] * n_other + [CHAR_ID["-"]] * n_other,
+                         [CHAR_ID[" "]] * n_other]).astype(np.int64)
+    return xs, ys
 
+def train_reader(x: np.ndarray, y: np.ndarray, epochs: int = 15, seed: int = 0, augment: bool = True) -> keras.Model:
+    """A character reader: the deeper `train_classifier` (two convolutions per block, random rotations, shifts and
+    zooms while training, a cosine learning-rate decay) on `character_images(x, y)`; it outputs probabilities over `VOCAB`."""
+    from storylab.keras_gen import train_classifier
+    return train_classifier(*character_images(x, y, seed=seed), epochs=epochs, convs=2, augment=augment, lr=2e-3, cosine=True)
+
+def read_characters(reader: keras.Model, images: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+    "Character images `(n, len, h, w, c)` → the reader's probabilities over `VOCAB`, `(n, len, len(VOCAB))`."
+    n, length = images.shape[:2]
+    p = reader.predict(images.reshape(n * length, *images.shape[2:]), batch_size=batch_size, verbose=0)
+    if p.shape[-1] != len(VOCAB): raise ValueError(f"the reader has {p.shape[-1]} classes; a character reader needs {len(VOCAB)}")
+    return p.reshape(n, length, -1).astype(np.float32)
+
+def reader_digit_accuracy(reader: keras.Model, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    "Per image of a digit: 1.0 where the reader reads it as its label `y`."
+    pred = reader.predict(np.asarray(x, np.float32), batch_size=2048, verbose=0).argmax(-1)
+    return (pred == np.array([CHAR_ID[str(int(d))] for d in y])).astype(float)
+
+
+# %% ../nbs/13_seq2seq.ipynb #24dadcf4
 def build_seq2seq(in_len: int, out_len: int, units: int = 128, depth: int = 1, image_in: bool = False,
-                  image_out: bool = False, image_shape=(28, 28, 1), attention: bool = True,
-                  char_image_encoder: keras.Model | None = None) -> keras.Model:
+                  image_out: bool = False, image_shape=(28, 28, 1), attention: bool = True) -> keras.Model:
     """Encoder–decoder LSTMs. Inputs: `[source, previous_answer_ids]`; outputs: answer-character
     probabilities `(n, out_len, N_TOKENS)`, plus images `(n, out_len, *image_shape)` when `image_out`.
-    With `image_in`, `char_image_encoder` (one image → features; e.g. a digit classifier's feature
-    layer) reads each source image; by default a small CNN trained from scratch does."""
+    With `image_in` the source is the character reader's probabilities `(n, in_len, len(VOCAB))`
+    (`read_characters`), mapped linearly to the embedding width."""
     if depth < 1 or units < 2 or units % 2: raise ValueError(f"need depth >= 1 and an even units >= 2, got depth={depth}, units={units}")
     if image_in:
-        src = keras.Input((in_len, *image_shape), name="source_images")
-        h = layers.TimeDistributed(char_image_encoder or _image_encoder(units))(src)
+        src = keras.Input((in_len, len(VOCAB)), name="source_read")
+        h = layers.Dense(units, use_bias=False, name="soft_embedding")(src)
     else:
         src = keras.Input((in_len,), dtype="int32", name="source_ids")
         h = layers.Embedding(N_TOKENS, units)(src)
@@ -127,18 +153,36 @@ def greedy_decode(model: keras.Model, source, out_len: int, batch_size: int = 10
 # %% ../nbs/13_seq2seq.ipynb #3bd04a51
 TASKS = ("text2text", "image2text", "text2image")
 
-def make_task(task: str, train_frac: float, digits: int = 2, seed: int = 0, digit_data=None, reverse: bool = True) -> dict:
-    "Arrays of one task: `x_*` sources, `y_*` answer ids (reversed when `reverse`), `img_*` target images."
+def _read_sources(render, reader, texts, chunk: int = 4096):
+    "Render `texts` as images and read them with `reader`, `chunk` expressions at a time (bounded memory)."
+    probs, first = [], None
+    for i in range(0, len(texts), chunk):
+        imgs = render(texts[i:i + chunk]); first = imgs[:16] if first is None else first
+        probs.append(read_characters(reader, imgs))
+    return np.concatenate(probs), first
+
+def make_task(task: str, train_frac: float, digits: int = 2, seed: int = 0, digit_data=None, reverse: bool = True,
+              reader: keras.Model | None = None, max_held_out: int = 0) -> dict:
+    """Arrays of one task: `x_*` sources (character ids, or for image2text the `reader`'s probabilities),
+    `y_*` answer ids (reversed when `reverse`), `img_train` target images of text2image. `max_held_out` > 0
+    keeps a random subset of that many held-out expressions (3 digits hold two million)."""
     if task not in TASKS: raise ValueError(f"unknown task {task!r}; choose one of {TASKS}")
+    if task == "image2text" and reader is None: raise ValueError("image2text reads its sources with a character reader: pass reader= (train_reader)")
     train, held = split_expressions(arithmetic_expressions(digits), train_frac, seed)
+    held = held[:max_held_out] if max_held_out else held      # the split is a random permutation: a random subset
     d = {"task": task, "digits": digits, "reverse": reverse, "train": train, "held_out": held}
-    needs_images = task != "text2text"
-    if needs_images:
+    if task != "text2text":
+        from storylab.images import load_digits
         (xa, ya), (xb, yb) = digit_data or load_digits(seed=seed)
         render = {"train": DigitRenderer(xa, ya, seed), "held_out": DigitRenderer(xb, yb, seed + 1)}
     for part, ex in (("train", train), ("held_out", held)):
         src = [expression_text(*e, digits) for e in ex]; ans = [answer_text(*e, digits) for e in ex]
-        d[f"x_{part}"] = render[part](src) if task == "image2text" else encode_text(src)
+        if task == "image2text":
+            d[f"x_{part}"], first = _read_sources(render[part], reader, src)
+            d[f"read_{part}"] = decode_text(d[f"x_{part}"].argmax(-1))
+            if part == "held_out": d["source_images_held_out"] = first
+        else: d[f"x_{part}"] = encode_text(src)
+        d[f"sources_{part}"] = src
         d[f"y_{part}"] = encode_text(ans, reverse)
         d[f"answers_{part}"] = ans
         if task == "text2image" and part == "train":
@@ -146,11 +190,11 @@ def make_task(task: str, train_frac: float, digits: int = 2, seed: int = 0, digi
     return d
 
 def train_task(data: dict, units: int = 128, depth: int = 1, epochs: int = 15, batch_size: int = 64,
-               lr: float = 3e-3, char_image_encoder: keras.Model | None = None, verbose=0) -> tuple[keras.Model, dict]:
+               lr: float = 3e-3, verbose=0) -> tuple[keras.Model, dict]:
     "Build and fit the task's model; returns (model, history)."
     task = data["task"]; y = data["y_train"]
     model = build_seq2seq(data["x_train"].shape[1], y.shape[1], units, depth, image_in=task == "image2text",
-                          image_out=task == "text2image", char_image_encoder=char_image_encoder)
+                          image_out=task == "text2image")
     steps = epochs * -(-len(y) // batch_size)
     opt = keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(lr, steps, alpha=0.02))
     losses = {"chars": "sparse_categorical_crossentropy"}
@@ -160,24 +204,28 @@ def train_task(data: dict, units: int = 128, depth: int = 1, epochs: int = 15, b
     hist = model.fit([data["x_train"], teacher_inputs(y)], targets, epochs=epochs, batch_size=batch_size, verbose=verbose)
     return model, hist.history
 
-def digit_accuracy(classifier: keras.Model, images: np.ndarray, answers: list[str], reverse: bool = True) -> float:
-    "Share of generated digit images (n, len, h, w, c) that `classifier` reads as the answer's digit."
+def digit_accuracy(reader: keras.Model, images: np.ndarray, answers: list[str], reverse: bool = True, per_item: bool = False):
+    """Share of generated digit images (n, len, h, w, c) that the character `reader` reads as the answer's digit
+    (with `per_item`: 1.0 or 0.0 per digit image, and the digit images themselves)."""
     chars = np.array([list(a[::-1] if reverse else a) for a in answers])
     mask = np.char.isdigit(chars)
     if not mask.any(): raise ValueError("no digit positions to score")
-    pred = classifier.predict(images[mask], batch_size=1024, verbose=0).argmax(-1)
-    return float((pred == chars[mask].astype(int)).mean())
+    pred = reader.predict(images[mask], batch_size=1024, verbose=0).argmax(-1)
+    hits = (pred == np.vectorize(CHAR_ID.get)(chars[mask])).astype(float)
+    return (hits, images[mask]) if per_item else float(hits.mean())
 
-def evaluate_task(model: keras.Model, data: dict, classifier: keras.Model | None = None) -> dict:
-    "Held-out scores: `exact_match` of the answer text (per item: `correct`); for text2image also the classifier's `digit_accuracy`."
+def evaluate_task(model: keras.Model, data: dict, reader: keras.Model | None = None) -> dict:
+    """Held-out scores: `exact_match` of the answer text, padding aside (per item: `correct`, answers: `predictions`);
+    for text2image also the `reader`'s `digit_accuracy` of the drawn digits, and the `images`."""
     x, y = data["x_held_out"], data["y_held_out"]
     out = greedy_decode(model, x, y.shape[1])
-    pred = out["chars"].argmax(-1)
-    correct = (pred == y).all(1).astype(float)
-    res = {"exact_match": float(correct.mean()), "correct": correct,
-           "predictions": decode_text(pred, data["reverse"])}
+    answers = decode_text(out["chars"].argmax(-1), data["reverse"])
+    correct = np.array([a.strip() == g.strip() for a, g in zip(answers, data["answers_held_out"])], float)
+    res = {"exact_match": float(correct.mean()), "correct": correct, "predictions": answers}
     if "images" in out:
-        if classifier is None: raise ValueError("text2image is scored by a digit classifier: pass classifier=")
-        res["digit_accuracy"] = digit_accuracy(classifier, out["images"], data["answers_held_out"], data["reverse"])
+        if reader is None: raise ValueError("text2image is scored by the character reader: pass reader=")
+        res["digit_correct"], res["digit_images"] = digit_accuracy(reader, out["images"], data["answers_held_out"], data["reverse"], per_item=True)
+        res["digit_accuracy"] = float(res["digit_correct"].mean())
         res["images"] = out["images"][..., ::-1, :, :, :] if data["reverse"] else out["images"]
     return res
+

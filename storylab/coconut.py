@@ -18,11 +18,11 @@ from .core import save_checkpoint, load_checkpoint, atomic_write_json
 from .train import Trainer, Callback
 
 # %% auto #0
-__all__ = ['START_LATENT', 'END_LATENT', 'LATENT', 'MODES', 'ANSWER_MARK', 'question_text', 'target_text', 'parse_answer',
-           'add_latent_tokens', 'stage_layout', 'encode_example', 'collate_examples', 'Coconut', 'coconut_loss',
-           'CurriculumConfig', 'train_curriculum', 'evaluate', 'nearest_tokens', 'baseline_scores', 'ScalarLogger',
-           'aokvqa_records', 'load_question_splits', 'frame_features', 'build_model', 'save_model', 'load_model',
-           'evaluate_checkpoint']
+__all__ = ['START_LATENT', 'END_LATENT', 'LATENT', 'MODES', 'ANSWER_MARK', 'MODE_PAIRS', 'question_text', 'target_text',
+           'parse_answer', 'add_latent_tokens', 'stage_layout', 'encode_example', 'collate_examples', 'Coconut',
+           'coconut_loss', 'CurriculumConfig', 'train_curriculum', 'evaluate', 'nearest_tokens', 'baseline_scores',
+           'mode_pairs', 'question_ids', 'prediction_rows', 'accuracy_by_system', 'ScalarLogger', 'aokvqa_records',
+           'load_question_splits', 'frame_features', 'build_model', 'save_model', 'load_model', 'evaluate_checkpoint']
 
 # %% ../nbs/15_coconut.ipynb #d7dfe651
 START_LATENT, END_LATENT, LATENT = "<|start-latent|>", "<|end-latent|>", "<|latent|>"
@@ -200,6 +200,7 @@ def train_curriculum(model: Coconut, records: list[dict], feats: list, tokenizer
             out.append({**json.loads(done.read_text()), "resumed": True}); continue
         data = [encode_example(q, f, tokenizer, model.ids, cfg.mode, stage, cfg.c_thought, cfg.max_latent_stage)
                 for q, f in zip(records, feats)]
+        torch.manual_seed(seed + 1000 * stage)   # each stage's own dropout stream: a resumed run repeats an unbroken one
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=weight_decay)
         trainer = Trainer(model, data, loss_fn=coconut_loss, optimizer=opt, collate=collate, batch_size=cfg.batch_size,
                           epochs=cfg.epochs_per_stage, seed=seed + 1000 * stage, ckpt_dir=sdir, ckpt_every=ckpt_every,
@@ -221,18 +222,20 @@ def evaluate(model: Coconut, records: list[dict], feats: list, tokenizer, mode: 
     "Accuracy, token counts and predictions on `records` at `stage`; per-item lists for bootstrap CIs."
     model.eval(); dev = next(model.parameters()).device
     items = [encode_example(q, f, tokenizer, model.ids, mode, stage, c_thought, max_latent_stage) for q, f in zip(records, feats)]
-    correct, lang, total, preds, thoughts = [], [], [], [], []
+    correct, lang, total, preds, answers, golds, thoughts = [], [], [], [], [], [], []
     for i in range(0, len(items), batch_size):
         chunk = items[i:i + batch_size]
         batch = {k: v.to(dev) for k, v in collate_examples(chunk, model.ids, prefix_per_frame, with_target=False).items()}
         g = model.generate(batch, max_new_tokens)
         for it, toks in zip(chunk, g["tokens"]):
             text = tokenizer.decode(toks, skip_special_tokens=False)
-            preds.append(text); correct.append(float(parse_answer(text) == parse_answer(it["answer"])))
+            preds.append(text); answers.append(parse_answer(text)); golds.append(parse_answer(it["answer"]))
+            correct.append(float(answers[-1] == golds[-1]))
             lang.append(len(toks)); total.append(len(toks) + it["n_latent"])
         if len(thoughts) < keep_thoughts: thoughts.extend(g["thoughts"].float().cpu()[: keep_thoughts - len(thoughts)])
     return dict(accuracy=float(np.mean(correct)), lang_tokens=float(np.mean(lang)), tokens=float(np.mean(total)),
-                correct=correct, lang_token_counts=lang, token_counts=total, predictions=preds, thoughts=thoughts)
+                correct=correct, lang_token_counts=lang, token_counts=total, predictions=preds, answers=answers,
+                golds=golds, thoughts=thoughts)
 
 # %% ../nbs/15_coconut.ipynb #c37f3137
 @torch.no_grad()
@@ -252,6 +255,38 @@ def baseline_scores(train: list[dict], test: list[dict]) -> dict:
     majority = Counter(answer(q) for q in train).most_common(1)[0][0]
     return {"chance": [1 / len(q["choices"]) for q in test],
             "majority": [float(answer(q) == majority) for q in test], "majority_answer": majority}
+
+# %% ../nbs/15_coconut.ipynb #0a4393bf
+MODE_PAIRS = (("coconut", "cot"), ("coconut", "no_cot"), ("coconut", "pause"), ("cot", "no_cot"))
+
+def mode_pairs(modes) -> list[tuple[str, str]]:
+    "The pairs of `MODE_PAIRS` whose two modes are both among `modes`, as (a, b) for a − b."
+    return [(a, b) for a, b in MODE_PAIRS if a in modes and b in modes]
+
+def question_ids(records: list[dict]) -> list[str]:
+    "A stable id per question: `story#k`, its story id and its index among that story's questions."
+    seen, out = {}, []
+    for i, r in enumerate(records):
+        s = str(r.get("story_id") or i); out.append(f"{s}#{seen.get(s, 0)}"); seen[s] = seen.get(s, 0) + 1
+    return out
+
+def prediction_rows(records: list[dict], system: str, predictions: list[str], mode: str | None = None, **per_item) -> list[dict]:
+    "`predictions.jsonl` rows of one system: id, mode, system, references, prediction, parsed answer and gold, `per_item` lists."
+    if len(predictions) != len(records): raise ValueError(f"{system}: {len(predictions)} predictions for {len(records)} questions")
+    for k, v in per_item.items():
+        if len(v) != len(records): raise ValueError(f"{system}: field {k!r} has {len(v)} values for {len(records)} questions")
+    rows = []
+    for n, (qid, q, pred) in enumerate(zip(question_ids(records), records, predictions)):
+        gold = q["choices"][int(q["answer"])]
+        rows.append({"id": qid, "mode": mode, "system": system, "references": [gold], "prediction": pred,
+                     "answer": parse_answer(pred), "gold": parse_answer(gold), **{k: v[n] for k, v in per_item.items()}})
+    return rows
+
+def accuracy_by_system(rows) -> dict:
+    "{system: mean of answer == gold} from `predictions.jsonl` rows alone."
+    by = {}
+    for r in rows: by.setdefault(r["system"], []).append(float(r["answer"] == r["gold"]))
+    return {s: float(np.mean(v)) for s, v in by.items()}
 
 # %% ../nbs/15_coconut.ipynb #1c3a3c9f
 class ScalarLogger(Callback):
@@ -299,16 +334,18 @@ def load_question_splits(source: str = "storyworld", n_stories: int = 400, seed:
     raise ValueError(f"unknown question source {source!r}; choose storyworld, json or aokvqa")
 
 # %% ../nbs/15_coconut.ipynb #8bb318c0
-def frame_features(records: list[dict], encoder: str = "storyclip", encoder_preset: str = "cpu",
+def frame_features(records: list[dict], encoder="storyclip", encoder_preset: str = "cpu",
                    key: dict | None = None) -> list[torch.Tensor]:
-    "Per question, its frames' frozen `encoder` embeddings [n_frames, d], via the shared embedding cache."
+    """Per question, its frames' frozen `encoder` embeddings [n_frames, d], via the shared embedding cache.
+    `encoder` is a name (`storyclip`, `clip`) or an `ImageEncoder` already built (to load it once for several splits)."""
     from storylab.backbones import ImageEncoder, cached_encode
     stories = {}
     for r in records: stories.setdefault(str(r.get("story_id")), r["images"])
     names = sorted(stories)
     flat = np.concatenate([np.asarray(stories[n]) for n in names])
     key_data = None if key is None else {**key, "stories": [(n, len(stories[n])) for n in names]}
-    emb = cached_encode(ImageEncoder(encoder, preset=encoder_preset, progress=False), flat, key_data=key_data)
+    if isinstance(encoder, str): encoder = ImageEncoder(encoder, preset=encoder_preset, progress=False)
+    emb = cached_encode(encoder, flat, key_data=key_data)
     cuts = np.cumsum([0] + [len(stories[n]) for n in names])
     bank = {n: torch.from_numpy(np.asarray(emb[a:b], dtype=np.float32)) for n, a, b in zip(names, cuts[:-1], cuts[1:])}
     return [bank[str(r.get("story_id"))] for r in records]

@@ -307,7 +307,7 @@ VISIBLE = ("colour", "shape", "position", "action")
 
 def _entities(attributes: dict) -> dict:
     "{character name: {field: value}} of name-keyed attributes."
-    names = {k.split(".")[0] for k in attributes if k.endswith(".name")}
+    names = dict.fromkeys(k.split(".")[0] for k in attributes if k.endswith(".name"))  # in the order stated: a set's order changes with PYTHONHASHSEED
     return {n: {k.split(".", 1)[1]: v for k, v in attributes.items() if k.startswith(n + ".")} for n in names}
 
 def align_characters(stated: dict, truth: dict) -> dict:

@@ -67,7 +67,7 @@ def test_the_prose_check_catches_a_typed_result(tmp_path):
 # where each text-writing experiment keeps the text metrics its predictions recompute: metric → key in metrics.json
 CAPTION_KEYS = {"story_gan": {"BLEU-4": "BLEU-4", "CIDEr": "CIDEr"},
                 "ae_gru": {"BLEU-4": "caption_bleu4", "CIDEr": "caption_cider"},
-                "pref_align": {"CIDEr": "CIDEr"}}
+                "pref_align": {"BLEU-4": "BLEU-4", "CIDEr": "CIDEr"}}
 ANSWER_KEYS = {"coconut": "accuracy_{}", "seq2seq": "{}_exact_match"}
 
 

@@ -19,11 +19,11 @@ from transformers import GPT2Config, GPT2LMHeadModel
 from .backbones import NTXent, small_gpt2
 
 # %% auto #0
-__all__ = ['GANConfig', 'ContextEncoder', 'Discriminator', 'CopyHead', 'StoryGAN', 'eval_mode', 'ids_mask', 'decode_captions',
-           'lm_loss', 'trim', 'generator_loss', 'story_embeddings', 'windows', 'caption_ids', 'context_ids',
-           'training_items', 'copy_last', 'retrieval', 'generate_captions', 'discriminator_accuracy', 'repeats_ngram',
-           'score_captions', 'headline_cis', 'build_model', 'save_model', 'load_model', 'load_encoders', 'story_splits',
-           'make_decoder', 'evaluate', 'evaluate_checkpoint']
+__all__ = ['GANConfig', 'ContextEncoder', 'CopyHead', 'StoryGAN', 'eval_mode', 'ids_mask', 'decode_captions', 'lm_loss', 'trim',
+           'generator_loss', 'story_embeddings', 'windows', 'caption_ids', 'context_ids', 'training_items', 'copy_last',
+           'retrieval', 'generate_captions', 'repeats_ngram', 'score_captions', 'headline_cis', 'build_model',
+           'save_model', 'load_model', 'load_encoders', 'story_splits', 'make_decoder', 'evaluate',
+           'evaluate_checkpoint']
 
 # %% ../nbs/10_story_gan.ipynb #2ae606af
 @dataclass
@@ -70,21 +70,6 @@ class ContextEncoder(nn.Module):
         h = self.norm(self.encoder(x))[:, 2 * K:]
         return self.to_prefix(h[:, :-1]), h[:, -1]
 
-# %% ../nbs/10_story_gan.ipynb #424a0901
-class Discriminator(nn.Module):
-    "Score of (context, caption) from the frozen encoders' embeddings: high for real next captions, low for generated ones."
-    def __init__(self, emb_dim: int, hidden: int, k: int = 1):
-        super().__init__()
-        sn = nn.utils.parametrizations.spectral_norm
-        self.net = nn.Sequential(sn(nn.Linear((4 + k) * emb_dim, hidden)), nn.LeakyReLU(0.2),
-                                 sn(nn.Linear(hidden, hidden)), nn.LeakyReLU(0.2), sn(nn.Linear(hidden, 1)))
-
-    def forward(self, ctx_img, ctx_txt, caption_emb):
-        "`ctx_img`, `ctx_txt` B×K×D; `caption_emb` B×D: the frozen text encoder's embedding of each candidate's words."
-        c = F.normalize(caption_emb, dim=-1)
-        img, txt = F.normalize(ctx_img[:, -1], dim=-1), F.normalize(ctx_txt, dim=-1)
-        return self.net(torch.cat([img, txt[:, -1], c, c * img, *(c[:, None] * txt).unbind(1)], -1)).squeeze(-1)
-
 # %% ../nbs/10_story_gan.ipynb #b9a43470
 class CopyHead(nn.Module):
     "Pointer-generator mixing of the decoder's vocabulary distribution with copies of context-caption tokens."
@@ -122,6 +107,7 @@ class StoryGAN(nn.Module):
         self.image_head = nn.Sequential(nn.Linear(cfg.d_model, cfg.d_model), nn.GELU(), nn.Linear(cfg.d_model, cfg.emb_dim))
         self.caption_head = nn.Linear(n_embd, cfg.emb_dim)
         self.copy = CopyHead(n_embd, ngram=cfg.copy_ngram) if cfg.ctx_len and cfg.copy_ngram else None
+        from storylab.adversarial import Discriminator  # chapter 10b
         self.disc = Discriminator(cfg.emb_dim, cfg.disc_hidden, cfg.k)
         decoder.requires_grad_(not freeze_decoder)
 
@@ -334,6 +320,9 @@ def training_items(samples: list[dict], tokenizer, max_len: int, ctx_len: int = 
                           tgt_img=torch.from_numpy(np.asarray(s["tgt_img"], np.float32)), tgt_txt=torch.from_numpy(np.asarray(s["tgt_txt"], np.float32)),
                           ctx_tokens=torch.tensor(cids, dtype=torch.long), ctx_mask=torch.tensor(cmask, dtype=torch.long),
                           tokens=torch.tensor(ids + [tokenizer.eos_token_id] * pad), mask=torch.tensor([1] * len(ids) + [0] * pad)))
+        if "tgt_sents" in s:  # the true caption's sentences as the frozen text encoder embeds them (the discriminator's input)
+            items[-1].update(tgt_sents=torch.from_numpy(np.asarray(s["tgt_sents"], np.float32)),
+                             tgt_sents_mask=torch.from_numpy(np.asarray(s["tgt_sents_mask"], np.float32)))
     return items
 
 # %% ../nbs/10_story_gan.ipynb #638f0872
@@ -371,21 +360,6 @@ def generate_captions(model: StoryGAN, samples: list[dict], tokenizer, method: s
                 batch.update(ctx_tokens=torch.tensor(cids, device=device), ctx_mask=torch.tensor(cmask, device=device))
             out += decode_captions(tokenizer, model.generate_tokens(model.prompt(batch), max_new_tokens, method, **kw))
     return out
-
-@torch.no_grad()
-def discriminator_accuracy(model: StoryGAN, samples: list[dict], fakes: list[str], text_encoder, batch_size: int = 256) -> float:
-    "Accuracy of D on the true next captions (cached frozen embeddings) vs the captions `fakes` (embedded by `text_encoder`)."
-    if len(fakes) != len(samples): raise ValueError(f"{len(fakes)} generated captions for {len(samples)} samples")
-    device = next(model.parameters()).device
-    fake_emb = np.asarray(text_encoder.encode(list(fakes)), np.float32)
-    hits = 0.0
-    with eval_mode(model):
-        for a in range(0, len(samples), batch_size):
-            b = samples[a:a + batch_size]
-            ci, ct = _stack(b, "ctx_img", device), _stack(b, "ctx_txt", device)
-            hits += float((model.disc(ci, ct, _stack(b, "tgt_txt", device)) > 0).sum())
-            hits += float((model.disc(ci, ct, torch.from_numpy(fake_emb[a:a + batch_size]).to(device)) < 0).sum())
-    return hits / max(2 * len(samples), 1)
 
 def repeats_ngram(caption: str, n: int = 3) -> bool:
     "Whether some word n-gram occurs twice in `caption` (words: lower-cased letter runs)."
@@ -449,13 +423,16 @@ def load_encoders(image_encoder: str = "storyclip", text_encoder: str = "minilm"
 
 def story_splits(source: str = "storyworld", n_stories: int = 200, seed: int = 0, image_size: int = 64, k: int = 3,
                  image_encoder=None, text_encoder=None, splits=("train", "valid", "test")) -> dict:
-    "{split: K+1 windows with frozen embeddings} for the story splits of `source`."
+    "{split: K+1 windows with frozen embeddings (and the target caption's sentence embeddings)} for the story splits of `source`."
     from storylab.data import load_stories
+    from storylab.adversarial import sentence_embeddings
     out = {}
     for split in splits:
         ds = load_stories(source, split, n_stories=n_stories, seed=seed, image_size=image_size)
         out[split] = windows(story_embeddings(ds, image_encoder, text_encoder, image_size), k)
         if not out[split]: raise ValueError(f"the {split} split of {source!r} has no story longer than k={k} frames")
+        sents, mask = sentence_embeddings(text_encoder, [w["target_caption"] for w in out[split]], cache=True)
+        for w, e, m in zip(out[split], sents, mask): w["tgt_sents"], w["tgt_sents_mask"] = e, m  # what the discriminator reads
     return out
 
 def make_decoder(decoder: str, captions: list[str] | None = None, vocab_size: int = 1000, max_len: int = 40,
@@ -481,6 +458,7 @@ def _tokenizer_for(config: dict):
 def evaluate(model: StoryGAN, samples: list[dict], tokenizer, text_encoder, method: str = "greedy",
              max_len: int = 40, with_cis: bool = False) -> tuple[dict, list[str], dict, dict]:
     "(metrics, generated captions, 95% CIs, per-item scores) of `model` on `samples`, with D's accuracy on real vs these captions."
+    from storylab.adversarial import discriminator_accuracy
     hyps = generate_captions(model, samples, tokenizer, method, max_new_tokens=max_len)
     scores = score_captions(hyps, samples, text_encoder, per_item=True)
     items = scores.pop("per_item")

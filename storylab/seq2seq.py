@@ -62,21 +62,29 @@ def operator_glyph(op: str, rng=None, size: int = 28) -> np.ndarray:
     return img[..., None]
 
 class DigitRenderer:
-    "Renders strings of `VOCAB` as image sequences, drawing each digit from a pool of real images."
-    def __init__(self, x: np.ndarray, y: np.ndarray, seed: int = 0):
-        self.pools = {d: x[y == d] for d in range(10)}; self.rng = np.random.default_rng(seed)
-        missing = [d for d, p in self.pools.items() if not len(p)]
+    """Renders strings of `VOCAB` as image sequences: each digit a random real image of it, each operator one of
+    `n_glyphs` drawn glyphs, a space blank. Every image comes from one fixed `bank`, so `index` can say which
+    (and anything computed once per bank image, such as a reader's output, applies to every rendering)."""
+    def __init__(self, x: np.ndarray, y: np.ndarray, seed: int = 0, n_glyphs: int = 64):
+        self.rng = np.random.default_rng(seed)
+        missing = [d for d in range(10) if not (y == d).any()]
         if missing: raise ValueError(f"no images of digit(s) {missing} to render with")
+        parts = ([np.zeros((1, *x.shape[1:]), np.float32)] + [x[y == d] for d in range(10)]     # in VOCAB order
+                 + [np.stack([operator_glyph(op, self.rng, x.shape[1]) for _ in range(n_glyphs)]) for op in "+-"])
+        self.bank = np.concatenate(parts).astype(np.float32)
+        ends = np.cumsum([len(p) for p in parts]); self.starts, self.ends = ends - [len(p) for p in parts], ends
         self.shape = x.shape[1:]
 
-    def char(self, c: str) -> np.ndarray:
-        if c.isdigit(): p = self.pools[int(c)]; return p[self.rng.integers(len(p))]
-        if c == " ": return np.zeros(self.shape, np.float32)
-        return operator_glyph(c, self.rng, self.shape[0])
+    def index(self, texts) -> np.ndarray:
+        "`(n, len)` bank indices: a random image of each character of `n` equal-length strings."
+        ids = encode_text(texts)
+        lo, hi = self.starts[ids], self.ends[ids]
+        return lo + (self.rng.random(ids.shape) * (hi - lo)).astype(np.int64)
 
     def __call__(self, texts) -> np.ndarray:
         "`(n, len, h, w, 1)` images for `n` equal-length strings."
-        return np.stack([np.stack([self.char(c) for c in t]) for t in texts]).astype(np.float32)
+        return self.bank[self.index(texts)]
+
 
 # %% ../nbs/13_seq2seq.ipynb #df12ba26
 def character_images(x: np.ndarray, y: np.ndarray, n_other: int | None = None, seed: int = 0):
@@ -91,10 +99,11 @@ def character_images(x: np.ndarray, y: np.ndarray, n_other: int | None = None, s
     return xs, ys
 
 def train_reader(x: np.ndarray, y: np.ndarray, epochs: int = 15, seed: int = 0, augment: bool = True) -> keras.Model:
-    """A character reader: the deeper `train_classifier` (two convolutions per block, random rotations, shifts and
-    zooms while training, a cosine learning-rate decay) on `character_images(x, y)`; it outputs probabilities over `VOCAB`."""
+    """A character reader: the deeper `train_classifier` (two convolutions per block, 128 features, random rotations,
+    shifts and zooms while training, batches of 64, a cosine learning-rate decay) on `character_images(x, y)`; it outputs probabilities over `VOCAB`."""
     from storylab.keras_gen import train_classifier
-    return train_classifier(*character_images(x, y, seed=seed), epochs=epochs, convs=2, augment=augment, lr=2e-3, cosine=True)
+    return train_classifier(*character_images(x, y, seed=seed), epochs=epochs, batch_size=64, feature_dim=128,
+                            convs=2, augment=augment, lr=2e-3, cosine=True)
 
 def read_characters(reader: keras.Model, images: np.ndarray, batch_size: int = 2048) -> np.ndarray:
     "Character images `(n, len, h, w, c)` → the reader's probabilities over `VOCAB`, `(n, len, len(VOCAB))`."
@@ -110,19 +119,12 @@ def reader_digit_accuracy(reader: keras.Model, x: np.ndarray, y: np.ndarray) -> 
 
 
 # %% ../nbs/13_seq2seq.ipynb #24dadcf4
-def build_seq2seq(in_len: int, out_len: int, units: int = 128, depth: int = 1, image_in: bool = False,
-                  image_out: bool = False, image_shape=(28, 28, 1), attention: bool = True) -> keras.Model:
-    """Encoder–decoder LSTMs. Inputs: `[source, previous_answer_ids]`; outputs: answer-character
-    probabilities `(n, out_len, N_TOKENS)`, plus images `(n, out_len, *image_shape)` when `image_out`.
-    With `image_in` the source is the character reader's probabilities `(n, in_len, len(VOCAB))`
-    (`read_characters`), mapped linearly to the embedding width."""
+def build_seq2seq(in_len: int, out_len: int, units: int = 128, depth: int = 1, image_out: bool = False, image_shape=(28, 28, 1), attention: bool = True) -> keras.Model:
+    """Encoder–decoder LSTMs. Inputs: `[source_ids, previous_answer_ids]`; outputs: answer-character
+    probabilities `(n, out_len, N_TOKENS)`, plus images `(n, out_len, *image_shape)` when `image_out`."""
     if depth < 1 or units < 2 or units % 2: raise ValueError(f"need depth >= 1 and an even units >= 2, got depth={depth}, units={units}")
-    if image_in:
-        src = keras.Input((in_len, len(VOCAB)), name="source_read")
-        h = layers.Dense(units, use_bias=False, name="soft_embedding")(src)
-    else:
-        src = keras.Input((in_len,), dtype="int32", name="source_ids")
-        h = layers.Embedding(N_TOKENS, units)(src)
+    src = keras.Input((in_len,), dtype="int32", name="source_ids")
+    h = layers.Embedding(N_TOKENS, units)(src)
     states = []
     for _ in range(depth):
         h, fh, fc, bh, bc = layers.Bidirectional(layers.LSTM(units // 2, return_sequences=True, return_state=True))(h)
@@ -153,17 +155,16 @@ def greedy_decode(model: keras.Model, source, out_len: int, batch_size: int = 10
 # %% ../nbs/13_seq2seq.ipynb #3bd04a51
 TASKS = ("text2text", "image2text", "text2image")
 
-def _read_sources(render, reader, texts, chunk: int = 4096):
-    "Render `texts` as images and read them with `reader`, `chunk` expressions at a time (bounded memory)."
-    probs, first = [], None
-    for i in range(0, len(texts), chunk):
-        imgs = render(texts[i:i + chunk]); first = imgs[:16] if first is None else first
-        probs.append(read_characters(reader, imgs))
-    return np.concatenate(probs), first
+def _read_sources(render: DigitRenderer, reader, texts):
+    """Render `texts` and read them with `reader`, which reads each bank image of the renderer once; returns the
+    ids of the characters read `(n, len)` and the first rendered expressions' images."""
+    idx = render.index(texts)
+    read = read_characters(reader, render.bank[None]).argmax(-1)[0].astype(np.int32)
+    return read[idx], render.bank[idx[:16]]
 
 def make_task(task: str, train_frac: float, digits: int = 2, seed: int = 0, digit_data=None, reverse: bool = True,
               reader: keras.Model | None = None, max_held_out: int = 0) -> dict:
-    """Arrays of one task: `x_*` sources (character ids, or for image2text the `reader`'s probabilities),
+    """Arrays of one task: `x_*` sources (character ids; for image2text, of the characters the `reader` read),
     `y_*` answer ids (reversed when `reverse`), `img_train` target images of text2image. `max_held_out` > 0
     keeps a random subset of that many held-out expressions (3 digits hold two million)."""
     if task not in TASKS: raise ValueError(f"unknown task {task!r}; choose one of {TASKS}")
@@ -179,7 +180,7 @@ def make_task(task: str, train_frac: float, digits: int = 2, seed: int = 0, digi
         src = [expression_text(*e, digits) for e in ex]; ans = [answer_text(*e, digits) for e in ex]
         if task == "image2text":
             d[f"x_{part}"], first = _read_sources(render[part], reader, src)
-            d[f"read_{part}"] = decode_text(d[f"x_{part}"].argmax(-1))
+            d[f"read_{part}"] = decode_text(d[f"x_{part}"])
             if part == "held_out": d["source_images_held_out"] = first
         else: d[f"x_{part}"] = encode_text(src)
         d[f"sources_{part}"] = src
@@ -193,8 +194,7 @@ def train_task(data: dict, units: int = 128, depth: int = 1, epochs: int = 15, b
                lr: float = 3e-3, verbose=0) -> tuple[keras.Model, dict]:
     "Build and fit the task's model; returns (model, history)."
     task = data["task"]; y = data["y_train"]
-    model = build_seq2seq(data["x_train"].shape[1], y.shape[1], units, depth, image_in=task == "image2text",
-                          image_out=task == "text2image")
+    model = build_seq2seq(data["x_train"].shape[1], y.shape[1], units, depth, image_out=task == "text2image")
     steps = epochs * -(-len(y) // batch_size)
     opt = keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(lr, steps, alpha=0.02))
     losses = {"chars": "sparse_categorical_crossentropy"}

@@ -15,8 +15,9 @@ from .runner import (ParameterError, experiment_path, list_experiments, notebook
 
 # %% auto #0
 __all__ = ['ExperimentFailed', 'prepare_run', 'run_experiment', 'parse_sweep', 'plan_jobs', 'longest_first', 'prepare_shared',
-           'run_jobs', 'seeds_record', 'sweep_record', 'run_main', 'notebook_script', 'launch_main', 'report_main',
-           'eval_main', 'predict_main', 'notebook_markdown', 'readme_values', 'render_placeholders', 'readme_main']
+           'needs_shared', 'run_jobs', 'seeds_record', 'sweep_record', 'run_main', 'notebook_script', 'launch_main',
+           'report_main', 'eval_main', 'predict_main', 'notebook_markdown', 'readme_values', 'render_placeholders',
+           'readme_main']
 
 # %% ../nbs/08_cli.ipynb #dc44caf3
 class ExperimentFailed(RuntimeError):
@@ -118,42 +119,73 @@ def longest_first(names: list[str], preset: str | None) -> list[str]:
     return sorted(names, key=lambda n: -secs(n))   # stable: ties keep their order
 
 def prepare_shared(preset: str | None):
-    "Build the frozen assets several experiments share (the StoryCLIP tower of `preset`) now, with every core."
-    if (preset or "cpu") == "gpu": return
-    import torch
+    "Build the frozen assets several experiments share (the StoryCLIP tower of `preset`), if not cached yet."
     from storylab.backbones import load_storyclip
-    torch.set_num_threads(os.cpu_count() or 1)
     load_storyclip("smoke" if preset == "smoke" else "cpu", progress=False)
 
-# %% ../nbs/08_cli.ipynb #1bd31225
+def needs_shared(name: str, overrides: dict, preset: str | None) -> bool:
+    "Whether a run reads the shared StoryCLIP tower: one of its resolved parameters names it."
+    if (preset or "cpu") == "gpu": return False
+    params = resolve_parameters(*notebook_spec(experiment_path(name)), overrides, preset)
+    return "storyclip" in params or "storyclip" in [v for v in params.values() if isinstance(v, str)]
+
+
+# %% ../nbs/08_cli.ipynb #cce4dd9b
+def _next_job(pending: list, shared_ready: bool, needs: dict):
+    "The first pending job that can start now (one that needs the shared assets waits for them), or None."
+    return next((j for j in pending if shared_ready or not needs[j[2] + j[0]]), None)
+
 def run_jobs(jobs: list[tuple], preset: str | None, n_parallel: int = 1, progress: bool = False) -> tuple[list, list, list]:
-    "Run (experiment, overrides, run name) jobs: ([(name, seconds, record or None)], failed names, timeline spans)."
-    import threading
+    """Run (experiment, overrides, run name) jobs: ([(name, seconds, record or None)], failed names, timeline spans).
+    With several workers the shared StoryCLIP tower is built first, as a job of its own (span 'shared')."""
+    import subprocess, threading
     from tqdm.auto import tqdm
-    done, failed, spans, t0, workers = [], [], [], time.time(), {}
+    done, failed, spans, t0 = [], [], [], time.time()
     bar = tqdm(total=len(jobs), desc="runs", disable=len(jobs) == 1, unit="run")
-    def finish(job, start, secs, rec, err):
-        w = workers.setdefault(threading.current_thread().name, len(workers))
-        spans.append({"name": job[0] if job[2] == jobs[0][2] else f"{job[0]} {job[2]}", "worker": w,
+    def finish(job, worker, start, secs, rec, err):
+        spans.append({"name": job[0] if job[2] == jobs[0][2] else f"{job[0]} {job[2]}", "worker": worker,
                       "start": round(start - t0, 1), "end": round(start - t0 + secs, 1), "ok": err is None})
         if err: print(f"storylab-run: {err}", file=sys.stderr); failed.append(job[0])
         done.append((job[0], secs, rec)); bar.update(); bar.set_postfix_str(f"{job[0]} done")
     if n_parallel > 1 and len(jobs) > 1:
-        from concurrent.futures import ThreadPoolExecutor
         order = longest_first([j[0] for j in jobs], preset)
-        ordered = sorted(jobs, key=lambda j: order.index(j[0]))
-        def one(job):
+        pending = sorted(jobs, key=lambda j: order.index(j[0]))
+        needs = {j[2] + j[0]: needs_shared(j[0], j[1], preset) for j in jobs}
+        threads = max(1, (os.cpu_count() or 1) // n_parallel)
+        cond, state = threading.Condition(), {"shared": "todo" if any(needs.values()) else "ready"}
+        def build_shared(worker):
             start = time.time()
-            _, secs, rec, err = _run_in_subprocess(job[0], preset, job[2], max(1, (os.cpu_count() or 1) // n_parallel), job[1])
-            finish(job, start, secs, rec, err)
-        with ThreadPoolExecutor(n_parallel) as pool: list(pool.map(one, ordered))
+            env = {**os.environ, **{v: str(threads) for v in THREAD_VARS}}
+            code = subprocess.run([sys.executable, "-c", f"from storylab.cli import prepare_shared; prepare_shared({preset!r})"],
+                                  env=env).returncode
+            spans.append({"name": "shared", "worker": worker, "start": round(start - t0, 1), "end": round(time.time() - t0, 1), "ok": code == 0})
+            if code: print(f"storylab-run: building the shared StoryCLIP tower failed (exit {code}); each experiment will try", file=sys.stderr)
+        def worker(w):
+            while True:
+                with cond:
+                    if state["shared"] == "todo": state["shared"], job = "building", "shared"
+                    else:
+                        while (job := _next_job(pending, state["shared"] == "ready", needs)) is None and pending: cond.wait()
+                        if job is None: return
+                        pending.remove(job)
+                if job == "shared":
+                    build_shared(w)
+                    with cond: state["shared"] = "ready"; cond.notify_all()
+                    continue
+                start = time.time()
+                _, secs, rec, err = _run_in_subprocess(job[0], preset, job[2], threads, job[1])
+                with cond: finish(job, w, start, secs, rec, err); cond.notify_all()
+        pool = [threading.Thread(target=worker, args=(w,)) for w in range(n_parallel)]
+        for t in pool: t.start()
+        for t in pool: t.join()
     else:
         for job in jobs:
             start = time.time()
             try: rec, err = run_experiment(job[0], job[1], preset, job[2], progress), None
             except ExperimentFailed as e: rec, err = None, str(e)
-            finish(job, start, time.time() - start, rec, err)
+            finish(job, 0, start, time.time() - start, rec, err)
     bar.close()
+    spans.sort(key=lambda s: s["start"])
     return done, failed, spans
 
 # %% ../nbs/08_cli.ipynb #5a9bb09c
@@ -203,11 +235,8 @@ def run_main(argv=None):
         for n, o, _ in jobs: resolve_parameters(*notebook_spec(experiment_path(n)), o, args.preset)
     except ParameterError as e:
         print(f"storylab-run: {e}", file=sys.stderr); return 2
-    t_all, spans = time.time(), []
-    if len(jobs) > 1 and args.jobs > 1:
-        prepare_shared(args.preset); spans.append({"name": "shared", "worker": "shared", "start": 0.0, "end": round(time.time() - t_all, 1), "ok": True})
-    done, failed, job_spans = run_jobs(jobs, args.preset, args.jobs, args.progress)
-    spans += [{**s, "start": s["start"] + (spans[0]["end"] if spans else 0), "end": s["end"] + (spans[0]["end"] if spans else 0)} for s in job_spans]
+    t_all = time.time()
+    done, failed, spans = run_jobs(jobs, args.preset, args.jobs, args.progress)
     recs = {}
     for n, o, run in jobs:
         mj = runs_dir(n, run) / "metrics.json"

@@ -247,7 +247,7 @@ def build_report(home=None, html: bool = True) -> Path:
     if all_rec.get("timeline"):
         fig = timeline_figure(all_rec, assets / "report" / "timeline.png")
         md.append(_copy_figure(fig, fig, report_dir, "When each experiment of the last `storylab-run all` ran, and on which worker "
-                               "('shared' is the frozen assets built first with every core)."))
+                               "('shared' is the StoryCLIP tower, built once before the experiments that read it)."))
     md += _variation(report_dir, assets)
     bench = report_dir / "bench.md"
     if bench.exists(): md += ["\n## Benchmarks\n", bench.read_text()]

@@ -284,15 +284,17 @@ def frechet_half_samples(f_real: np.ndarray, gens: dict, n_draws: int = 200, see
         for k, f in gens.items(): out[k].append(frechet_distance(f_real[i], f[j]))
     return {k: np.array(v) for k, v in out.items()}
 
-def half_sample_ci(estimate: float, draws, alpha: float = 0.05) -> tuple[float, float]:
-    "Normal interval centred on the full-sample `estimate`, its standard error the spread of half-sample `draws`."
+def half_sample_ci(estimate: float, draws, alpha: float = 0.05, floor: float | None = None) -> tuple[float, float]:
+    """Normal interval centred on the full-sample `estimate`, its standard error the spread of half-sample `draws`;
+    its lower end no lower than `floor` (0 for a distance, which cannot be negative)."""
     from scipy.stats import norm
     half = norm.ppf(1 - alpha / 2) * float(np.std(draws, ddof=1))
-    return float(estimate - half), float(estimate + half)
+    lo = estimate - half if floor is None else max(floor, estimate - half)
+    return float(lo), float(estimate + half)
 
 def frechet_ci(f_real: np.ndarray, f_gen: np.ndarray, n_draws: int = 200, alpha: float = 0.05, seed: int = 0) -> tuple[float, float]:
     "Half-sample interval of `frechet_distance(f_real, f_gen)`, centred on the full-sample distance."
-    return half_sample_ci(frechet_distance(f_real, f_gen), frechet_half_samples(f_real, {"g": f_gen}, n_draws, seed)["g"], alpha)
+    return half_sample_ci(frechet_distance(f_real, f_gen), frechet_half_samples(f_real, {"g": f_gen}, n_draws, seed)["g"], alpha, floor=0)
 
 def half_sample_comparison(metric: str, a: str, b: str, full: dict, draws: dict, n: int, alpha: float = 0.05) -> dict:
     """A `comparisons` record of `full[a] − full[b]` (lower is better), its interval from the differences of paired

@@ -61,3 +61,14 @@ def smoke_record(home, name) -> dict:
     "The smoke run's metrics.json of experiment `name` in `smoke_home`."
     import json
     return json.loads((home / "reports" / "runs" / name / "smoke" / "metrics.json").read_text())
+
+
+def kill_when(proc, path, timeout=300):
+    "SIGKILL a `storylab-run` process and its kernel (jupyter gives kernels their own session) once `path` exists."
+    import signal, time, psutil
+    t0 = time.time()
+    while not path.exists() and time.time() - t0 < timeout and proc.poll() is None: time.sleep(0.2)
+    assert path.exists(), f"no checkpoint {path} appeared"
+    victims = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    for v in victims: v.send_signal(signal.SIGKILL)
+    proc.wait(); psutil.wait_procs(victims, timeout=10)

@@ -5,7 +5,7 @@ import json, signal, subprocess, time
 import numpy as np
 import torch
 
-from conftest import BIN, smoke_record, storylab
+from conftest import BIN, kill_when, smoke_record, storylab
 from storylab.ae_gru import WordVocab
 from storylab.core import load_checkpoint
 from storylab.metrics import caption_scores
@@ -90,12 +90,8 @@ def test_kill_and_resume_gives_identical_weights(smoke_home, home):
     run = home / "reports/runs/ae_gru/killed"
     proc = subprocess.Popen([str(BIN / "storylab-run"), *args, "-p", "step_delay", "0.5"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    ckpt, t0 = run / "checkpoints/stage2/last.pt", time.time()
-    while not ckpt.exists() and time.time() - t0 < 300 and proc.poll() is None: time.sleep(0.2)
-    assert ckpt.exists(), "no stage-2 checkpoint appeared"
-    victims = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
-    for v in victims: v.send_signal(signal.SIGKILL)
-    proc.wait(); psutil.wait_procs(victims, timeout=10)
+    ckpt = run / "checkpoints/stage2/last.pt"
+    kill_when(proc, ckpt)
     assert not (run / "model.pt").exists(), "the run finished before it was killed"
     st = load_checkpoint(ckpt)["state"]
     assert st["epoch"] == 0 and 0 < st["batch_in_epoch"], "killed outside stage 2's only epoch"

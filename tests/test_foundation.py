@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import BIN, storylab
+from conftest import BIN, kill_when, storylab
 from storylab.core import load_checkpoint, save_checkpoint, CheckpointError, ConfigMismatchError
 
 
@@ -30,7 +30,7 @@ def test_sanity_run_and_report(smoke_home):
     assert rec["preset"] == "smoke" and rec["params"]["epochs"] == 3
     assert (run / "sanity.ipynb").exists() and (run / "figures/loss.png").exists()
     assert rec["cpu_threads"] == max(1, (os.cpu_count() or 1) // 2) and (run / "run.log").exists()   # --jobs 2: a share of the cores
-    res = storylab("storylab-report", "--no-html", env={**os.environ, "STORYLAB_HOME": str(smoke_home)})
+    storylab("storylab-report", "--no-html", env={**os.environ, "STORYLAB_HOME": str(smoke_home)})
     text = (smoke_home / "reports/REPORT.md").read_text()
     assert "## sanity" in text and "test_mse" in text and (smoke_home / "assets/sanity/loss.png").exists()
 
@@ -61,14 +61,7 @@ def test_kill_and_resume_gives_identical_weights(home):
     proc = subprocess.Popen([str(BIN / "storylab-run"), "sanity", *args, "-p", "step_delay", "0.1", "--name", "killed"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     ckpt = run / "checkpoints" / "last.pt"
-    t0 = time.time()
-    while not ckpt.exists() and time.time() - t0 < 300 and proc.poll() is None: time.sleep(0.2)
-    assert ckpt.exists(), "no checkpoint appeared"
-    # SIGKILL the runner and its kernel (jupyter starts kernels in their own session, so kill the tree)
-    import psutil
-    victims = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
-    for v in victims: v.send_signal(signal.SIGKILL)
-    proc.wait(); psutil.wait_procs(victims, timeout=10)
+    kill_when(proc, ckpt)
     assert not (run / "model.pt").exists(), "the run finished before it was killed"
     done = load_checkpoint(ckpt)["state"]
     assert done["opt_steps"] > 0 and done["epoch"] < 6

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from conftest import BIN, REPO, smoke_record, storylab
+from conftest import BIN, REPO, kill_when, smoke_record, storylab
 from storylab.core import THREAD_VARS, load_checkpoint
 
 METRICS = ("t2i_R@1", "t2i_R@5", "i2t_R@1", "i2t_R@5", "pref_acc", "reward_margin", "loglik_acc", "BLEU-4", "METEOR",
@@ -108,17 +108,6 @@ def test_hallucination_scores_and_onpolicy_pairs_do_not_depend_on_the_hash_seed(
     assert outs[0] == outs[1]
 
 
-def _kill_when(proc, path: Path, timeout=300):
-    "SIGKILL the runner and its kernel as soon as `path` exists."
-    import psutil
-    t0 = time.time()
-    while not path.exists() and time.time() - t0 < timeout and proc.poll() is None: time.sleep(0.1)
-    assert path.exists(), f"no checkpoint {path} appeared"
-    victims = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
-    for v in victims: v.send_signal(signal.SIGKILL)
-    proc.wait(); psutil.wait_procs(victims, timeout=10)
-
-
 def test_kill_in_dpo_and_resume_gives_the_same_weights(smoke_home, home):
     """Killed (SIGKILL) mid-way through DPO and resumed: the same stage-1 and final weights as the session's straight
     smoke run, bit for bit (the resumed run is stopped once it has saved them; the central repeat test compares
@@ -130,10 +119,10 @@ def test_kill_in_dpo_and_resume_gives_the_same_weights(smoke_home, home):
     env = {**os.environ, **{v: threads for v in THREAD_VARS}}
     start = lambda *extra: subprocess.Popen(args + list(extra), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                             start_new_session=True, env=env)
-    _kill_when(start(), run / "checkpoints/stage2/last.pt")
+    kill_when(start(), run / "checkpoints/stage2/last.pt")
     st = load_checkpoint(run / "checkpoints/stage2/last.pt")["state"]
     assert 0 < st["opt_steps"] and st["epoch"] == 0 and not (run / "model.pt").exists(), "not killed in the middle of DPO"
-    _kill_when(start("-p", "resume", "True"), run / "model.pt")
+    kill_when(start("-p", "resume", "True"), run / "model.pt")
     straight = smoke_home / "reports/runs/pref_align/smoke"
     for f in ("stage1.pt", "model.pt"):
         a, b = (load_checkpoint(d / f)["state"] for d in (straight, run))

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest, torch
 
-from conftest import BIN, storylab, smoke_record
+from conftest import BIN, kill_when, storylab, smoke_record
 from storylab.core import THREAD_VARS, load_checkpoint
 
 ARGS = ["--preset", "smoke", "-p", "ckpt_every", "2"]
@@ -64,14 +64,8 @@ def test_eval_checkpoint_reproduces_the_run(in_smoke_home):
 
 
 def _kill_when(proc, path: Path, timeout=300):
-    "SIGKILL the runner and its kernel as soon as `path` exists; returns the checkpoint's state."
-    import psutil
-    t0 = time.time()
-    while not path.exists() and time.time() - t0 < timeout and proc.poll() is None: time.sleep(0.2)
-    assert path.exists(), f"no checkpoint {path} appeared"
-    victims = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
-    for v in victims: v.send_signal(signal.SIGKILL)
-    proc.wait(); psutil.wait_procs(victims, timeout=10)
+    "`kill_when`, then the killed run's checkpoint state."
+    kill_when(proc, path, timeout)
     return load_checkpoint(path)["state"]
 
 

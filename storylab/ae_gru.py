@@ -379,7 +379,8 @@ def evaluate_checkpoint(path, split: str = "test", **overrides) -> dict:
     cfg = {**ck["config"], **overrides}
     model = build_model(ck["config"]); model.load_state_dict(ck["state"]["model"])
     vocab = WordVocab.from_state_dict(ck["state"]["vocab"])
-    ds = load_stories(cfg["source"], split, n_stories=cfg["n_stories"], seed=cfg["data_seed"], image_size=cfg["image_size"])
+    ds = load_stories(cfg["source"], split, n_stories=cfg["n_stories"], seed=cfg["data_seed"], image_size=cfg["image_size"],
+                      **({"data_id": cfg["data_id"]} if cfg.get("data_id") else {}))
     data = StorySamples(kplus1(ds, cfg["k"]), vocab, ck["config"]["max_len"])
     frames, captions = predict_all(model, data)
     metrics, _ = evaluate(frames, captions, data)

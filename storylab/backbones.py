@@ -189,7 +189,8 @@ class TextEncoder:
         out = []
         with torch.no_grad():
             for i in range(0, len(texts), batch_size):
-                inp = tokenizer(texts[i:i + batch_size], padding=True, truncation=True, return_tensors="pt").to(model.device)
+                inp = tokenizer(texts[i:i + batch_size], padding=True, truncation=True, return_tensors="pt",   # CLIP reads 77 tokens
+                                max_length=model.config.text_config.max_position_embeddings).to(model.device)
                 out.append(_features(model.get_text_features(**inp)).float().cpu().numpy())
         return _l2(np.concatenate(out))
 

@@ -64,6 +64,10 @@ def _run_parser():
     ap.add_argument("--seeds", type=int, default=0, help="run one experiment N times, seed = 0..N-1 (recorded in reports/seeds/)")
     ap.add_argument("--sweep", action="append", default=[], metavar="NAME=V1,V2",
                     help="run the grid of these values (repeatable; recorded in reports/sweeps/)")
+    ap.add_argument("--rehearsal", action="store_true",
+                    help="the gpu preset with every hub id replaced by a local mirror and sizes cut down (chapter 09); "
+                         "runs go to reports/runs/EXPERIMENT/gpu-rehearsal/")
+    ap.add_argument("--mirrors", help="with --rehearsal: the mirrors' folder (built there if missing; default storylab's cache)")
     return ap
 
 def parse_sweep(specs: list[str]) -> dict:
@@ -228,10 +232,17 @@ def run_main(argv=None):
     names = list_experiments() if args.experiment == "all" else args.experiment.split(",")
     if len(names) > 1 and overrides:
         print("storylab-run: -p sets a parameter of one experiment; run it on its own", file=sys.stderr); return 2
-    base = args.name or datetime.now().strftime("%Y%m%d-%H%M%S") + f"-{args.preset or 'cpu'}"
+    if args.rehearsal and args.preset not in (None, "gpu"):
+        print("storylab-run: --rehearsal rehearses the gpu preset; leave out --preset or give --preset gpu", file=sys.stderr); return 2
+    if args.rehearsal: args.preset = "gpu"
+    base = args.name or ("gpu-rehearsal" if args.rehearsal else datetime.now().strftime("%Y%m%d-%H%M%S") + f"-{args.preset or 'cpu'}")
     try:  # check every run's parameters before running any
         grid = parse_sweep(args.sweep)
         jobs = plan_jobs(names, overrides, args.seeds, grid, base)
+        if args.rehearsal:
+            from storylab.mirrors import build_mirrors, rehearsal_params
+            mirrors = build_mirrors(args.mirrors)
+            jobs = [(n, {**rehearsal_params(n, mirrors), **o}, run) for n, o, run in jobs]
         for n, o, _ in jobs: resolve_parameters(*notebook_spec(experiment_path(n)), o, args.preset)
     except ParameterError as e:
         print(f"storylab-run: {e}", file=sys.stderr); return 2
@@ -252,7 +263,7 @@ def run_main(argv=None):
         from storylab.core import atomic_write_json
         atomic_write_json(first, {**recs[jobs[0][2]], "seeds": {k: rec[k] for k in ("seeds", "headline", "values", "mean", "std")}})
     if grid: print(f"wrote {_write_variation('sweeps', sweep_record(names[0], args.preset, grid, jobs, recs))}")
-    if len(names) > 1:  # the report quotes the whole run's time, not just the sum of the experiments'
+    if len(names) > 1 and not args.rehearsal:  # the report quotes the whole run's time, not just the sum of the experiments'
         from storylab.core import atomic_write_json, storylab_home
         atomic_write_json(storylab_home() / "reports" / "runs" / "all.json",
                           {"experiments": {n: round(s, 1) for n, s, _ in done}, "failed": failed, "jobs": args.jobs,

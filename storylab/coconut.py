@@ -18,11 +18,12 @@ from .core import save_checkpoint, load_checkpoint, atomic_write_json
 from .train import Trainer, Callback
 
 # %% auto #0
-__all__ = ['START_LATENT', 'END_LATENT', 'LATENT', 'MODES', 'ANSWER_MARK', 'MODE_PAIRS', 'question_text', 'target_text',
-           'parse_answer', 'add_latent_tokens', 'stage_layout', 'encode_example', 'collate_examples', 'Coconut',
-           'coconut_loss', 'CurriculumConfig', 'train_curriculum', 'evaluate', 'nearest_tokens', 'baseline_scores',
-           'mode_pairs', 'question_ids', 'prediction_rows', 'accuracy_by_system', 'ScalarLogger', 'aokvqa_records',
-           'load_question_splits', 'frame_features', 'build_model', 'save_model', 'load_model', 'evaluate_checkpoint']
+__all__ = ['START_LATENT', 'END_LATENT', 'LATENT', 'MODES', 'ANSWER_MARK', 'MODE_PAIRS', 'AOKVQA_HUB_ID', 'question_text',
+           'target_text', 'parse_answer', 'add_latent_tokens', 'stage_layout', 'encode_example', 'collate_examples',
+           'Coconut', 'coconut_loss', 'CurriculumConfig', 'train_curriculum', 'evaluate', 'nearest_tokens',
+           'baseline_scores', 'mode_pairs', 'question_ids', 'prediction_rows', 'accuracy_by_system', 'ScalarLogger',
+           'aokvqa_records', 'load_question_splits', 'frame_features', 'build_model', 'save_model', 'load_model',
+           'evaluate_checkpoint']
 
 # %% ../nbs/15_coconut.ipynb #d7dfe651
 START_LATENT, END_LATENT, LATENT = "<|start-latent|>", "<|end-latent|>", "<|latent|>"
@@ -309,19 +310,22 @@ def _split_by_story(records: list[dict], test_share: float, seed: int):
     return ([r for i, r in enumerate(records) if key(i, r) not in test_ids],
             [r for i, r in enumerate(records) if key(i, r) in test_ids])
 
-def aokvqa_records(split: str, image_size: int = 224, limit: int | None = None) -> list[dict]:
-    "A-OKVQA from the hub (`HuggingFaceM4/A-OKVQA`) as question records; its rationales are the steps."
+AOKVQA_HUB_ID = "HuggingFaceM4/A-OKVQA"
+
+def aokvqa_records(split: str, image_size: int = 224, limit: int | None = None, data_id: str = AOKVQA_HUB_ID) -> list[dict]:
+    "A-OKVQA from the hub (or `data_id`, a folder laid out like it) as question records; its rationales are the steps."
     from datasets import load_dataset
     from storylab.storyworld import decode_images
-    ds = load_dataset("HuggingFaceM4/A-OKVQA", split=split)
+    ds = load_dataset(data_id, split=split)
     if limit: ds = ds.select(range(min(limit, len(ds))))
     return [dict(story_id=r["question_id"], images=decode_images([r["image"]], image_size), question=r["question"],
                  choices=list(r["choices"]), steps=list(r["rationales"]), answer=int(r["correct_choice_idx"]))
             for r in ds]
 
 def load_question_splits(source: str = "storyworld", n_stories: int = 400, seed: int = 0, test_share: float = 0.2,
-                         per_story: int = 2, path=None, test_path=None, limit: int | None = None) -> tuple[list, list]:
-    "(train, test) question records from `storyworld`, `json` (`path`, optional `test_path`) or `aokvqa` (hub)."
+                         per_story: int = 2, path=None, test_path=None, limit: int | None = None,
+                         data_id: str = AOKVQA_HUB_ID) -> tuple[list, list]:
+    "(train, test) question records from `storyworld`, `json` (`path`, optional `test_path`) or `aokvqa` (`data_id`: hub id or mirror)."
     if source == "storyworld":
         from storylab.storyworld import load_storyworld, questions
         return _split_by_story(questions(load_storyworld(n_stories, seed=seed), seed=seed, per_story=per_story), test_share, seed)
@@ -330,7 +334,7 @@ def load_question_splits(source: str = "storyworld", n_stories: int = 400, seed:
         if path is None: raise ValueError("source 'json' needs `path` (and optionally `test_path`)")
         recs = load_questions_json(path)
         return (recs, load_questions_json(test_path)) if test_path else _split_by_story(recs, test_share, seed)
-    if source == "aokvqa": return aokvqa_records("train", limit=limit), aokvqa_records("validation", limit=limit)
+    if source == "aokvqa": return aokvqa_records("train", limit=limit, data_id=data_id), aokvqa_records("validation", limit=limit, data_id=data_id)
     raise ValueError(f"unknown question source {source!r}; choose storyworld, json or aokvqa")
 
 # %% ../nbs/15_coconut.ipynb #8bb318c0

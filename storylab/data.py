@@ -146,10 +146,11 @@ def _check_columns(ds: Dataset, source) -> Dataset:
     ds = ds.select_columns(list(STORYREASONING_FEATURES))
     return ds if ds.features == STORYREASONING_FEATURES else ds.cast(STORYREASONING_FEATURES)
 
-def _load_hub(split: str | None, image_size: int, seed: int) -> Dataset:
-    try: ds = datasets.load_dataset(HUB_ID, split="test" if split == "test" else "train")
+def _load_hub(split: str | None, image_size: int, seed: int, data_id: str = HUB_ID) -> Dataset:
+    "StoryReasoning from the hub, or from a local folder laid out like it (a mirror): the same `load_dataset` call."
+    try: ds = datasets.load_dataset(data_id, split="test" if split == "test" else "train")
     except Exception as e:
-        raise RuntimeError(f"could not load {HUB_ID} from the Hugging Face hub ({type(e).__name__}: {e}). Offline, use "
+        raise RuntimeError(f"could not load {data_id} from the Hugging Face hub ({type(e).__name__}: {e}). Offline, use "
                            "source='storyworld' (the generated stories) or a local folder of parquet files") from e
     if split in ("train", "valid"): ds = split_stories(ds, (0.9, 0.1, 0.0), seed)[split]
     def resize(batch):
@@ -177,14 +178,15 @@ def _load_local(path, split: str | None) -> tuple[Dataset, bool]:
     return ds, pre_split
 
 def load_stories(source: str = "storyworld", split: str | None = "train", n_stories: int = 200, seed: int = 0,
-                 image_size: int = 64, fractions=(0.8, 0.1, 0.1), validate: bool = True) -> Dataset:
-    "Stories in StoryReasoning's schema from `source` ('storyworld', 'hub' or a path), one split of them (or all)."
+                 image_size: int = 64, fractions=(0.8, 0.1, 0.1), validate: bool = True, data_id: str = HUB_ID) -> Dataset:
+    """Stories in StoryReasoning's schema from `source` ('storyworld', 'hub' or a path), one split of them (or all).
+    With 'hub', `data_id` is the hub id, or a folder laid out like it (a mirror), read by the same `load_dataset` call."""
     if split == "all": split = None
     if split is not None and split not in SPLITS: raise ValueError(f"split must be one of {SPLITS} or None, got {split!r}")
     if source == "storyworld":
         ds, pre_split = load_storyworld(n_stories, seed=seed, image_size=image_size), False
     elif source == "hub":
-        ds, pre_split = _load_hub(split, image_size, seed), True
+        ds, pre_split = _load_hub(split, image_size, seed, data_id), True
     else:
         ds, pre_split = _load_local(source, split)
     ds = _check_columns(ds, source)

@@ -377,12 +377,13 @@ class FeatureMapEncoder:
         return clip_patch_tokens(images, self.encoder.hub_id, min(batch_size, 64))
 
 def frame_features(images: np.ndarray, encoder: str = "storyclip", encoder_preset: str = "cpu", key_data=None,
-                   kind: str = "embedding") -> np.ndarray:
+                   kind: str = "embedding", clip_id: str | None = None) -> np.ndarray:
     """Frozen image features of N×H×W×3 uint8 frames through the embedding cache (`key_data` names the frames,
-    e.g. the split's config, to skip hashing them): `kind='embedding'` N×D L2-normalised, `'map'` N×T×D."""
-    from storylab.backbones import ImageEncoder, cached_encode
+    e.g. the split's config, to skip hashing them): `kind='embedding'` N×D L2-normalised, `'map'` N×T×D.
+    A CLIP encoder loads `clip_id` (a hub id or a local folder laid out like it; default the hub's ViT-B/32)."""
+    from storylab.backbones import CLIP_HUB_ID, ImageEncoder, cached_encode
     if kind not in ("embedding", "map"): raise ValueError(f"kind must be 'embedding' or 'map', got {kind!r}")
-    enc = ImageEncoder(encoder, preset=encoder_preset, progress=False)
+    enc = ImageEncoder(encoder, preset=encoder_preset, progress=False, hub_id=clip_id or CLIP_HUB_ID)
     if kind == "map": enc = FeatureMapEncoder(enc)
     return np.asarray(cached_encode(enc, images, key_data=key_data), dtype=np.float32)
 

@@ -17,11 +17,13 @@ __all__ = ['newest_runs', 'metrics_table', 'comparisons_table', 'experiment_sect
            'seeds_section', 'sweep_figure', 'timeline_figure', 'write_timings', 'build_report']
 
 # %% ../nbs/07_report.ipynb #b9dde74b
-def newest_runs(base=None) -> dict:
-    "{experiment: its newest finished run's record (with `run_dir`)}, by the time `metrics.json` was written."
+def newest_runs(base=None, skip=("gpu-rehearsal",)) -> dict:
+    """{experiment: its newest finished run's record (with `run_dir`)}, by the time `metrics.json` was written.
+    Runs named in `skip` are left out: a gpu rehearsal's numbers come from random weights and tiny mirrors."""
     base = Path(base or storylab_home() / "reports" / "runs")
     out = {}
     for mj in base.glob("*/*/metrics.json"):
+        if mj.parent.name in skip: continue
         try: rec = json.loads(mj.read_text())
         except (OSError, json.JSONDecodeError): continue   # a run still being written, or damaged: skip it
         rec["run_dir"], rec["_mtime"] = mj.parent, mj.stat().st_mtime

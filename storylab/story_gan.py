@@ -411,24 +411,25 @@ def load_model(path, map_location="cpu") -> tuple[StoryGAN, dict]:
     return model.eval(), ck["config"]
 
 # %% ../nbs/10_story_gan.ipynb #c91c990a
-def load_encoders(image_encoder: str = "storyclip", text_encoder: str = "minilm", storyclip_preset: str = "cpu"):
-    "The frozen (image, text) encoders; they must share one embedding space (storyclip+minilm, or clip+clip)."
-    from storylab.backbones import ImageEncoder
+def load_encoders(image_encoder: str = "storyclip", text_encoder: str = "minilm", storyclip_preset: str = "cpu", clip_id: str | None = None):
+    "The frozen (image, text) encoders; they must share one embedding space (storyclip+minilm, or clip+clip from `clip_id`)."
+    from storylab.backbones import CLIP_HUB_ID, ImageEncoder
     paired = ImageEncoder.PAIRED_TEXT.get(image_encoder)
     if paired is None or paired != text_encoder:
         raise ValueError(f"image_encoder={image_encoder!r} and text_encoder={text_encoder!r} do not share an embedding space; "
                          f"use one of {sorted(ImageEncoder.PAIRED_TEXT.items())}")
-    enc = ImageEncoder(image_encoder, preset=storyclip_preset, progress=False)
+    enc = ImageEncoder(image_encoder, preset=storyclip_preset, progress=False, hub_id=clip_id or CLIP_HUB_ID)
     return enc, enc.text_encoder
 
 def story_splits(source: str = "storyworld", n_stories: int = 200, seed: int = 0, image_size: int = 64, k: int = 3,
-                 image_encoder=None, text_encoder=None, splits=("train", "valid", "test")) -> dict:
-    "{split: K+1 windows with frozen embeddings (and the target caption's sentence embeddings)} for the story splits of `source`."
-    from storylab.data import load_stories
+                 image_encoder=None, text_encoder=None, splits=("train", "valid", "test"), data_id: str | None = None) -> dict:
+    """{split: K+1 windows with frozen embeddings (and the target caption's sentence embeddings)} for the story splits of `source`
+    (with 'hub': of the hub's StoryReasoning, or of `data_id`, a hub id or a folder laid out like it)."""
+    from storylab.data import HUB_ID, load_stories
     from storylab.adversarial import sentence_embeddings
     out = {}
     for split in splits:
-        ds = load_stories(source, split, n_stories=n_stories, seed=seed, image_size=image_size)
+        ds = load_stories(source, split, n_stories=n_stories, seed=seed, image_size=image_size, data_id=data_id or HUB_ID)
         out[split] = windows(story_embeddings(ds, image_encoder, text_encoder, image_size), k)
         if not out[split]: raise ValueError(f"the {split} split of {source!r} has no story longer than k={k} frames")
         sents, mask = sentence_embeddings(text_encoder, [w["target_caption"] for w in out[split]], cache=True)
@@ -469,8 +470,9 @@ def evaluate_checkpoint(path, split: str = "test", method: str = "greedy", **kw)
     "Re-evaluate a checkpoint saved by the experiment on the held-out stories (`storylab-eval story_gan --checkpoint PATH`)."
     model, config = load_model(path)
     config = {**config, **kw}
-    image_enc, text_enc = load_encoders(config["image_encoder"], config["text_encoder"], config.get("storyclip_preset", "cpu"))
+    image_enc, text_enc = load_encoders(config["image_encoder"], config["text_encoder"], config.get("storyclip_preset", "cpu"),
+                                        config.get("clip_id"))
     data = story_splits(config["source"], config["n_stories"], config["seed"], config["image_size"], config["gan"]["k"],
-                        image_enc, text_enc, splits=(split,))
+                        image_enc, text_enc, splits=(split,), data_id=config.get("data_id"))
     scores = evaluate(model, data[split], _tokenizer_for(config), text_enc, method, config["max_len"])[0]
     return {"encoder": f"{config['image_encoder']}+{config['text_encoder']}", "split": split, "method": method, **scores}

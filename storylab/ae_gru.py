@@ -291,17 +291,19 @@ def max_caption_tokens(captions, cap: int = 64) -> int:
     "The longest caption in tokens, at most `cap`: the padded length of caption ids."
     return min(cap, max(len(WordVocab.tokenize(c)) for c in captions))
 
-def iter_batches(data: StorySamples, batch_size: int):
-    "Consecutive batches of `data` as dicts of tensors (no shuffling; cached latents included): for evaluation."
-    for i in range(0, len(data), batch_size): yield data[i:i + batch_size]
+def iter_batches(data: StorySamples, batch_size: int, device=None):
+    "Consecutive batches of `data` as dicts of tensors (no shuffling; cached latents included), on `device`: for evaluation."
+    for i in range(0, len(data), batch_size):
+        b = data[i:i + batch_size]
+        yield b if device is None else {k: v.to(device) for k, v in b.items()}
 
 @torch.no_grad()
 def predict_all(model: StoryModel, data: StorySamples, batch_size: int = 64):
     "Free-running predictions for every sample: (next frames N×3×H×W, greedy captions)."
     model.eval(); dev = next(model.parameters()).device
     frames, captions = [], []
-    for b in iter_batches(data, batch_size):
-        f, ids = model.generate(b["context_images"].to(dev), b["context_ids"].to(dev), data.max_len + 1)
+    for b in iter_batches(data, batch_size, dev):
+        f, ids = model.generate(b["context_images"], b["context_ids"], data.max_len + 1)
         frames.append(f.cpu()); captions += [data.vocab.decode(r) for r in ids.cpu()]
     return torch.cat(frames), captions
 
@@ -310,8 +312,7 @@ def teacher_forced_accuracy(model: StoryModel, data: StorySamples, batch_size: i
     "Per sample, the share of caption tokens (padding excluded) predicted right when fed the true previous tokens."
     model.eval(); dev = next(model.parameters()).device
     out = []
-    for b in iter_batches(data, batch_size):
-        b = {k: v.to(dev) for k, v in b.items()}
+    for b in iter_batches(data, batch_size, dev):
         _, _, logits = model(b["context_images"], b["context_ids"], b["target_ids"])
         gold = b["target_ids"][:, 1:]; keep = gold != WordVocab.pad
         out.append((((logits.argmax(-1) == gold) & keep).sum(1) / keep.sum(1)).cpu())

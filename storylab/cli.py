@@ -15,9 +15,9 @@ from .runner import (ParameterError, experiment_path, list_experiments, notebook
 
 # %% auto #0
 __all__ = ['ExperimentFailed', 'prepare_run', 'run_experiment', 'parse_sweep', 'plan_jobs', 'longest_first', 'prepare_shared',
-           'needs_shared', 'run_jobs', 'seeds_record', 'sweep_record', 'run_main', 'notebook_script', 'launch_main',
-           'report_main', 'eval_main', 'predict_main', 'notebook_markdown', 'readme_values', 'render_placeholders',
-           'readme_main']
+           'needs_shared', 'run_jobs', 'seeds_record', 'sweep_record', 'rehearsal_record', 'run_main',
+           'notebook_script', 'launch_main', 'report_main', 'eval_main', 'predict_main', 'notebook_markdown',
+           'readme_values', 'render_placeholders', 'readme_main']
 
 # %% ../nbs/08_cli.ipynb #dc44caf3
 class ExperimentFailed(RuntimeError):
@@ -222,6 +222,28 @@ def _write_variation(kind: str, rec: dict):
     from storylab.core import atomic_write_json, storylab_home
     return atomic_write_json(storylab_home() / "reports" / kind / f"{rec['experiment']}.json", rec)
 
+def rehearsal_record(jobs: list, failed: list, argv: list) -> Path:
+    """Add this rehearsal's runs to `reports/rehearsal/{cuda,cpu}.json`: where it ran (device, torch, mixed precision)
+    and, per experiment, whether it finished, its time, headline and figures. Runs of earlier calls on that device stay."""
+    import torch
+    from storylab.core import atomic_write_json, storylab_home
+    cuda = torch.cuda.is_available()
+    path = storylab_home() / "reports" / "rehearsal" / f"{'cuda' if cuda else 'cpu'}.json"
+    old = json.loads(path.read_text()) if path.exists() else {}
+    exps = old.get("experiments", {})
+    for n, _, run in jobs:
+        mj = runs_dir(n, run) / "metrics.json"
+        rec = json.loads(mj.read_text()) if mj.exists() and n not in failed else None
+        exps[n] = {"finished": rec is not None} | ({} if rec is None else {
+            "preset": rec["preset"], "wall_s": rec["wall_s"], "headline": rec.get("headline"),
+            "value": rec["metrics"].get(rec.get("headline")), "figures": len(rec.get("figures", [])),
+            "peak_rss_mb": rec.get("peak_rss_mb"), "torch": rec.get("torch")})
+    rec = {"device": torch.cuda.get_device_name(0) if cuda else "cpu", "torch": torch.__version__,
+           "mixed_precision": (("bf16" if torch.cuda.is_bf16_supported() else "fp16") + " autocast (Trainer's mixed_precision='auto')")
+                              if cuda else "no",
+           "command": "storylab-run " + " ".join(argv), "experiments": exps, "finished_at": datetime.now().isoformat(timespec="seconds")}
+    return atomic_write_json(path, rec)
+
 def run_main(argv=None):
     "Entry point of `storylab-run`."
     args = _run_parser().parse_args(argv)
@@ -263,6 +285,7 @@ def run_main(argv=None):
         from storylab.core import atomic_write_json
         atomic_write_json(first, {**recs[jobs[0][2]], "seeds": {k: rec[k] for k in ("seeds", "headline", "values", "mean", "std")}})
     if grid: print(f"wrote {_write_variation('sweeps', sweep_record(names[0], args.preset, grid, jobs, recs))}")
+    if args.rehearsal: print(f"wrote {rehearsal_record(jobs, failed, list(argv if argv is not None else sys.argv[1:]))}")
     if len(names) > 1 and not args.rehearsal:  # the report quotes the whole run's time, not just the sum of the experiments'
         from storylab.core import atomic_write_json, storylab_home
         atomic_write_json(storylab_home() / "reports" / "runs" / "all.json",

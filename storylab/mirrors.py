@@ -228,4 +228,5 @@ def main(argv=None):
     args = ap.parse_args(argv)
     for hub_id, path in build_mirrors(args.root, args.only).items(): print(f"{hub_id}: {path}")
 
-if __name__ == "__main__": main()
+# %% ../nbs/09_mirrors.ipynb #4f8b5f0b
+if __name__ == "__main__": main()   # `python -m storylab.mirrors`; not run when the chapter is tested

@@ -87,7 +87,9 @@ class Trainer:
     @staticmethod
     def _make_accelerator(mixed_precision):
         from accelerate import Accelerator
-        if mixed_precision == "auto": mixed_precision = "fp16" if torch.cuda.is_available() else "no"
+        if mixed_precision == "auto":  # bf16 needs no loss scaling; older GPUs (a Colab T4) get fp16 with a scaler
+            cuda = torch.cuda.is_available()
+            mixed_precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if cuda else "no"
         return Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=mixed_precision)
 
     @property
@@ -143,7 +145,8 @@ class Trainer:
             self._sync_grads(params)
             # the total gradient norm is one number to check: finite iff every gradient is
             norm = self.acc.clip_grad_norm_(params, self.max_grad_norm or float("inf"))
-            finite = norm is None or bool(torch.isfinite(norm))
+            # with fp16 an infinite gradient is the loss scaler probing its scale: it skips that step itself
+            finite = norm is None or bool(torch.isfinite(norm)) or self.acc.scaler is not None
         if not self.guard.check(None if finite else float("nan")):
             phase.optimizer.zero_grad(set_to_none=True)
             return {f"{phase.name}_skipped": 1.0}

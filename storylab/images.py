@@ -97,20 +97,30 @@ def load_image_folder(path, image_size: int = 64, channels: int = 3, limit: int 
 # %% ../nbs/02b_images.ipynb #ea81f831
 CELEBA_HUB_ID = "nielsr/CelebA-faces"
 
-def load_celeba(split: str = "train", image_size: int = 64, limit: int | None = None, repo_id: str = CELEBA_HUB_ID) -> np.ndarray:
-    "CelebA faces from the Hugging Face hub, center-cropped and resized, cached as .npy."
-    key = config_hash({"repo": repo_id, "split": split, "image_size": image_size, "limit": limit})
+def load_celeba(split: str = "train", image_size: int = 64, limit: int | None = None, repo_id: str = CELEBA_HUB_ID,
+                cache: bool = True) -> np.ndarray:
+    """CelebA faces, center-cropped and resized, from `repo_id`: a hub id or a local folder laid out like the hub data set
+    (parquet files with an image column), both read by `datasets.load_dataset`; cached as .npy unless `cache=False`."""
+    local = Path(repo_id).expanduser()
+    files = ([(str(f.relative_to(local)), f.stat().st_size, f.stat().st_mtime_ns) for f in sorted(local.rglob("*")) if f.is_file()]
+             if local.is_dir() else None)
+    key = config_hash({"repo": str(local.resolve()) if files is not None else repo_id, "files": files, "split": split,
+                       "image_size": image_size, "limit": limit})
     cached = cache_dir("images") / f"celeba-{split}-{image_size}-{key}.npy"
-    if cached.exists(): return np.load(cached)
+    if cache and cached.exists(): return np.load(cached)
     import datasets
-    try: ds = datasets.load_dataset(repo_id, split=split if limit is None else f"{split}[:{limit}]")
+    try: ds = datasets.load_dataset(str(local) if files is not None else repo_id, split=split if limit is None else f"{split}[:{limit}]")
     except Exception as e:
-        raise ImageSourceError(f"CelebA ({repo_id}, split {split}) is not available ({type(e).__name__}); offline, "
-                               "download CelebA by hand and use load_image_folder(path, image_size)") from e
-    col = next(c for c, f in ds.features.items() if isinstance(f, datasets.Image))
+        where = f"the local folder {local}" if files is not None else repo_id
+        raise ImageSourceError(f"CelebA ({where}, split {split}) is not available ({type(e).__name__}: {e}); offline, "
+                               "download CelebA by hand and use load_image_folder(path, image_size), or pass a local folder "
+                               "laid out like the hub data set (parquet files with an image column)") from e
+    col = next((c for c, f in ds.features.items() if isinstance(f, datasets.Image)), None)
+    if col is None: raise ImageSourceError(f"CelebA ({repo_id}, split {split}) has no image column; its columns: {list(ds.features)}")
     x = np.stack([_square_resize(r[col], image_size, 3) for r in ds])
-    import io
-    buf = io.BytesIO(); np.save(buf, x); atomic_write(cached, buf.getvalue())
+    if cache:
+        import io
+        buf = io.BytesIO(); np.save(buf, x); atomic_write(cached, buf.getvalue())
     return x
 
 # %% ../nbs/02b_images.ipynb #b5fa639b

@@ -4,17 +4,19 @@
 
 # %% ../nbs/12_keras_gen.ipynb #59c6ecf8
 from __future__ import annotations
-import os
+import hashlib, json, os, time
+from pathlib import Path
 
 import numpy as np
 import keras
 from keras import layers, ops
 
 # %% auto #0
-__all__ = ['set_threads', 'gradient_step', 'conv_encoder', 'conv_decoder', 'Sampling', 'VAE', 'DCGAN', 'interpolate_latents',
-           'interpolate_random', 'interpolate_images', 'digit_classifier', 'rotation_task', 'train_classifier',
-           'classifier_features', 'frechet_distance', 'frechet_half_samples', 'half_sample_ci', 'frechet_ci',
-           'half_sample_comparison', 'laplacian_variance', 'mean_diff_ci', 'spread_diff']
+__all__ = ['set_threads', 'gradient_step', 'conv_encoder', 'conv_decoder', 'Sampling', 'VAE', 'DCGAN', 'backup_epoch',
+           'fit_resumable', 'interpolate_latents', 'interpolate_random', 'interpolate_images', 'digit_classifier',
+           'rotation_task', 'train_classifier', 'classifier_features', 'frechet_distance', 'frechet_half_samples',
+           'half_sample_ci', 'frechet_ci', 'half_sample_comparison', 'laplacian_variance', 'mean_diff_ci',
+           'spread_diff']
 
 # %% ../nbs/12_keras_gen.ipynb #ee0f06f6
 def set_threads(n: int | None = None) -> int:
@@ -206,6 +208,85 @@ class DCGAN(keras.Model):
         z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype("float32")
         return ops.convert_to_numpy(self.generator(z))
 
+# %% ../nbs/12_keras_gen.ipynb #717e6736
+def _leaves(x) -> list: return [] if x is None else [np.asarray(a) for a in keras.tree.flatten(x)]
+def _take(x, idx): return None if x is None else keras.tree.map_structure(lambda a: a[idx], x)
+
+def _rng_states(model) -> list:
+    "State variables of every `SeedGenerator` in `model` (sampling, dropout, augmentation), which `save_weights` leaves out."
+    return [v for v in model.variables if "seed_generator_state" in v.path]
+
+def _optimizers(model) -> list:
+    "`model.optimizer` and every attribute that is an optimizer (DCGAN's `d_optimizer` and `g_optimizer`)."
+    found = [model.optimizer] if getattr(model, "optimizer", None) is not None else []
+    return found + [o for o in vars(model).values() if isinstance(o, keras.optimizers.Optimizer) and all(o is not f for f in found)]
+
+def _fit_config(model, x, y, epochs, batch_size, seed, config) -> dict:
+    "What a backup must agree on: the caller's `config`, epochs, batch size, shuffle seed, weight shapes and a fingerprint of the data."
+    h = hashlib.sha1()
+    for a in _leaves(x) + _leaves(y):
+        h.update(f"{a.shape}{a.dtype}".encode()); h.update(np.ascontiguousarray(a[::max(1, len(a) // 1000)]).tobytes())
+    cfg = {**(config or {}), "epochs": epochs, "batch_size": batch_size, "seed": seed, "examples": len(_leaves(x)[0]),
+           "data_sha1": h.hexdigest()[:16], "weight_shapes": [list(w.shape) for w in model.weights]}
+    return json.loads(json.dumps(cfg, default=str))   # as it reads back from state.json (tuples become lists)
+
+def backup_epoch(folder) -> int:
+    "How many finished epochs the backup in `folder` holds (0: no backup)."
+    st = Path(folder) / "state.json"
+    return int(json.loads(st.read_text())["epoch"]) if st.exists() else 0
+
+def _save_backup(model, folder: Path, epoch: int, history: dict, config: dict):
+    from storylab.core import atomic_write_json
+    folder.mkdir(parents=True, exist_ok=True)
+    name, tmp = f"epoch{epoch:04d}.weights.h5", folder / f".epoch{epoch:04d}.{os.getpid()}.tmp.weights.h5"
+    model.save_weights(tmp, overwrite=True)
+    with open(tmp, "rb") as f: os.fsync(f.fileno())
+    os.replace(tmp, folder / name)                        # complete before state.json names it
+    rng = [ops.convert_to_numpy(v).tolist() for v in _rng_states(model)]
+    atomic_write_json(folder / "state.json", {"epoch": epoch, "weights": name, "rng": rng, "history": history, "config": config})
+    for p in folder.iterdir():                             # earlier epochs, and leftovers of a save that was killed
+        if p.is_file() and p.name not in (name, "state.json"): p.unlink()
+
+def _load_backup(model, folder: Path, st: dict, batch):
+    if any(not o.built for o in _optimizers(model)):  # optimizer slots exist after a first step: take one, then overwrite it all
+        model.train_on_batch(*batch)
+    model.load_weights(folder / st["weights"])
+    states = _rng_states(model)
+    if len(states) != len(st["rng"]):
+        raise ValueError(f"backup {folder} holds {len(st['rng'])} random-generator states, the model has {len(states)}")
+    for v, s in zip(states, st["rng"]): v.assign(np.asarray(s, dtype=v.dtype))
+
+def fit_resumable(model: keras.Model, x, y=None, epochs: int = 1, batch_size: int = 32, backup=None, seed: int = 0,
+                  config: dict | None = None, epoch_delay: float = 0.0, callbacks=None, verbose=0) -> dict:
+    """Train `model` on `(x, y)` (arrays, or lists/dicts of arrays) for `epochs` epochs, one `fit` call per epoch on
+    the shuffle `default_rng([seed, epoch]).permutation(n)`. With `backup` (a folder) the training state is saved
+    there after every epoch, and a later call with the same folder continues after the last saved epoch (nothing
+    left: it loads the weights and trains nothing). `config` names what else the backup must agree on (it refuses
+    a backup of other settings with `ConfigMismatchError`); `epoch_delay` sleeps after each epoch (lets a test kill
+    a run mid-way). Each epoch indexes a shuffled copy of the data. Returns the history of all `epochs` epochs."""
+    from storylab.core import ConfigMismatchError, config_diff
+    batch = (_take(x, slice(0, batch_size)), _take(y, slice(0, batch_size)))
+    if not model.built: model(batch[0])                   # subclassed models build on their first call
+    cfg, start, history = _fit_config(model, x, y, epochs, batch_size, seed, config), 0, {}
+    if backup is not None and (Path(backup) / "state.json").exists():
+        backup = Path(backup); st = json.loads((backup / "state.json").read_text())
+        diff = config_diff(st["config"], cfg)
+        if diff: raise ConfigMismatchError(f"the training backup in {backup} was made with other settings "
+                                           f"(backup vs now: {diff}); delete that folder or use another run name")
+        _load_backup(model, backup, st, batch)
+        start, history = st["epoch"], st["history"]
+        print(f"{backup.name}: " + (f"all {epochs} epochs done, weights loaded" if start == epochs else
+                                    f"resumed after epoch {start} of {epochs}") + f" from the backup in {backup}")
+    n = len(_leaves(x)[0])
+    for epoch in range(start, epochs):
+        perm = np.random.default_rng([seed, epoch]).permutation(n)
+        h = model.fit(_take(x, perm), _take(y, perm), batch_size=batch_size, epochs=epoch + 1, initial_epoch=epoch,
+                      shuffle=False, callbacks=callbacks, verbose=verbose).history
+        for k, v in h.items(): history.setdefault(k, []).extend(float(a) for a in v)
+        if backup is not None: _save_backup(model, Path(backup), epoch + 1, history, cfg)
+        if epoch_delay: time.sleep(epoch_delay)
+    return history
+
 # %% ../nbs/12_keras_gen.ipynb #7f5f37fb
 def interpolate_latents(z0, z1, steps: int = 8) -> np.ndarray:
     "`steps` points on the straight line from `z0` to `z1` (both included)."
@@ -246,13 +327,17 @@ def rotation_task(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([np.rot90(x, k, axes=(1, 2)) for k in range(4)]), np.repeat(np.arange(4), len(x))
 
 def train_classifier(x, y=None, epochs: int = 5, batch_size: int = 128, feature_dim: int = 64, convs: int = 1,
-                     augment: bool = False, lr: float = 1e-3, cosine: bool = False, verbose=0) -> keras.Model:
-    "Train `digit_classifier` on (x, y) with Adam at `lr` (decayed to 0 on a cosine when `cosine`); with `y=None` on the rotation task."
+                     augment: bool = False, lr: float = 1e-3, cosine: bool = False, verbose=0, backup=None, seed: int = 0,
+                     epoch_delay: float = 0.0) -> keras.Model:
+    """Train `digit_classifier` on (x, y) with Adam at `lr` (decayed to 0 on a cosine when `cosine`); with `y=None` on the
+    rotation task. Trained by `fit_resumable`: with `backup` (a folder) a killed training continues where it stopped."""
     if y is None: x, y = rotation_task(x)
     clf = digit_classifier(x.shape[1:], int(np.max(y)) + 1, feature_dim, convs, augment)
+    config = dict(feature_dim=feature_dim, convs=convs, augment=augment, lr=lr, cosine=cosine)
     if cosine: lr = keras.optimizers.schedules.CosineDecay(lr, epochs * -(-len(x) // batch_size))
     clf.compile(keras.optimizers.Adam(lr), "sparse_categorical_crossentropy", metrics=["accuracy"])
-    clf.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=verbose)
+    fit_resumable(clf, x, np.asarray(y), epochs=epochs, batch_size=batch_size, backup=backup, seed=seed, verbose=verbose,
+                  config=config, epoch_delay=epoch_delay)
     return clf
 
 def classifier_features(clf: keras.Model, x, batch_size: int = 512) -> np.ndarray:

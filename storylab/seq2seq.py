@@ -98,12 +98,14 @@ def character_images(x: np.ndarray, y: np.ndarray, n_other: int | None = None, s
                          [CHAR_ID[" "]] * n_other]).astype(np.int64)
     return xs, ys
 
-def train_reader(x: np.ndarray, y: np.ndarray, epochs: int = 15, seed: int = 0, augment: bool = True) -> keras.Model:
+def train_reader(x: np.ndarray, y: np.ndarray, epochs: int = 15, seed: int = 0, augment: bool = True, backup=None,
+                 epoch_delay: float = 0.0) -> keras.Model:
     """A character reader: the deeper `train_classifier` (two convolutions per block, 128 features, random rotations,
-    shifts and zooms while training, batches of 64, a cosine learning-rate decay) on `character_images(x, y)`; it outputs probabilities over `VOCAB`."""
+    shifts and zooms while training, batches of 64, a cosine learning-rate decay) on `character_images(x, y)`; it outputs
+    probabilities over `VOCAB`. With `backup` (a folder), a killed training continues where it stopped (`fit_resumable`)."""
     from storylab.keras_gen import train_classifier
     return train_classifier(*character_images(x, y, seed=seed), epochs=epochs, batch_size=64, feature_dim=128,
-                            convs=2, augment=augment, lr=2e-3, cosine=True)
+                            convs=2, augment=augment, lr=2e-3, cosine=True, backup=backup, seed=seed, epoch_delay=epoch_delay)
 
 def read_characters(reader: keras.Model, images: np.ndarray, batch_size: int = 2048) -> np.ndarray:
     "Character images `(n, len, h, w, c)` → the reader's probabilities over `VOCAB`, `(n, len, len(VOCAB))`."
@@ -191,8 +193,10 @@ def make_task(task: str, train_frac: float, digits: int = 2, seed: int = 0, digi
     return d
 
 def train_task(data: dict, units: int = 128, depth: int = 1, epochs: int = 15, batch_size: int = 64,
-               lr: float = 3e-3, verbose=0) -> tuple[keras.Model, dict]:
-    "Build and fit the task's model; returns (model, history)."
+               lr: float = 3e-3, verbose=0, backup=None, seed: int = 0, epoch_delay: float = 0.0) -> tuple[keras.Model, dict]:
+    """Build and fit the task's model with `storylab.keras_gen.fit_resumable` (with `backup`, a folder, a killed
+    training continues after its last finished epoch, and a finished one is loaded, not trained again); returns (model, history)."""
+    from storylab.keras_gen import fit_resumable
     task = data["task"]; y = data["y_train"]
     model = build_seq2seq(data["x_train"].shape[1], y.shape[1], units, depth, image_out=task == "text2image")
     steps = epochs * -(-len(y) // batch_size)
@@ -201,8 +205,10 @@ def train_task(data: dict, units: int = 128, depth: int = 1, epochs: int = 15, b
     targets = {"chars": y}
     if task == "text2image": losses["images"] = "binary_crossentropy"; targets["images"] = data["img_train"]
     model.compile(opt, loss=losses, loss_weights={"chars": 1.0, "images": 10.0} if task == "text2image" else None)
-    hist = model.fit([data["x_train"], teacher_inputs(y)], targets, epochs=epochs, batch_size=batch_size, verbose=verbose)
-    return model, hist.history
+    hist = fit_resumable(model, [data["x_train"], teacher_inputs(y)], targets, epochs=epochs, batch_size=batch_size,
+                         backup=backup, seed=seed, config=dict(task=task, units=units, depth=depth, lr=lr),
+                         epoch_delay=epoch_delay, verbose=verbose)
+    return model, hist
 
 def digit_accuracy(reader: keras.Model, images: np.ndarray, answers: list[str], reverse: bool = True, per_item: bool = False):
     """Share of generated digit images (n, len, h, w, c) that the character `reader` reads as the answer's digit

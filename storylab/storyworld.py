@@ -594,7 +594,8 @@ def questions(ds, seed: int = 0, per_story: int = 2, size: int | None = None) ->
 _CHOICES_RE = re.compile(r"\s*The choices are (.*)$", re.S)
 
 def save_questions_json(records: list[dict], path, image_dir) -> Path:
-    "Write question records as A-OKVQA-style JSON, with each story's frames as one side-by-side PNG in `image_dir`."
+    """Write question records as A-OKVQA-style JSON, with each story's frames as one side-by-side PNG in `image_dir`
+    and their number in the item's `frames` field."""
     path, image_dir = Path(path), Path(image_dir); image_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     for r in records:
@@ -603,24 +604,47 @@ def save_questions_json(records: list[dict], path, image_dir) -> Path:
         try: shown = os.path.relpath(img_path, path.parent)
         except ValueError: shown = str(img_path.resolve())
         choices = ", ".join(f"{i} : {c}" for i, c in enumerate(r["choices"]))
-        rows.append(dict(image=shown, question=f"{r['question']} The choices are {choices}", steps=list(r["steps"]),
-                         answer=str(r["answer"]), story_id=r["story_id"]))
+        rows.append(dict(image=shown, frames=len(r["images"]), question=f"{r['question']} The choices are {choices}",
+                         steps=list(r["steps"]), answer=str(r["answer"]), story_id=r["story_id"]))
     return atomic_write_json(path, rows)
 
+def _question_images(path: Path, i: int, row: dict) -> tuple[Path, np.ndarray]:
+    "Item `i`'s image file and its frames: `frames` equal-width frames side by side, or one image when the field is absent."
+    if not isinstance(row.get("image"), str) or not row["image"]:
+        raise ValueError(f"{path} item {i}: field 'image' must be the path of an image file, got {row.get('image')!r}")
+    img_path = Path(row["image"]) if os.path.isabs(row["image"]) else path.parent / row["image"]
+    if not img_path.is_file():
+        raise FileNotFoundError(f"{path} item {i}: field 'image' names {row['image']!r}, but there is no file {img_path}")
+    try: img = np.asarray(PILImage.open(img_path).convert("RGB"))
+    except (OSError, ValueError) as e: raise ValueError(f"{path} item {i}: field 'image': {img_path} is not a readable image ({e})") from None
+    n = row.get("frames")
+    if n is None: return img_path, img[None]                      # a photo: one image, whatever its shape
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"{path} item {i}: field 'frames' must be the number of frames in the image (1 or more), got {n!r}")
+    h, w = img.shape[:2]
+    if w % n: raise ValueError(f"{path} item {i}: field 'frames' says {n} frames side by side, but {img_path} is {w} px wide, "
+                               f"which does not divide by {n}")
+    return img_path, img.reshape(h, n, w // n, 3).transpose(1, 0, 2, 3)
+
 def load_questions_json(path) -> list[dict]:
-    """Read A-OKVQA-style JSON into {'image' (path), 'images' (frames if the image is a strip of square frames),
-    'question', 'choices', 'steps', 'answer' (int), 'story_id'}."""
+    """Read A-OKVQA-style JSON into {'image' (path), 'images' (its frames: `frames` of them when the item has that field,
+    else the one image), 'question', 'choices', 'steps', 'answer' (int), 'story_id'}."""
     path = Path(path); out = []
-    for i, row in enumerate(json.loads(path.read_text())):
+    rows = json.loads(path.read_text())
+    if not isinstance(rows, list): raise ValueError(f"{path}: expected a JSON list of questions, got {type(rows).__name__}")
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict): raise ValueError(f"{path} item {i}: expected an object with fields, got {type(row).__name__}")
         m = _CHOICES_RE.search(row.get("question", ""))
         if not m: raise ValueError(f"{path} item {i}: field 'question' has no 'The choices are ...' part")
         choices = [c.strip() for c in re.split(r",\s*(?=\d+ : )", m.group(1).strip())]
         choices = [c.split(" : ", 1)[1] for c in choices]
-        img_path = Path(row["image"]) if os.path.isabs(row["image"]) else path.parent / row["image"]
-        strip = np.asarray(PILImage.open(img_path).convert("RGB")); h = strip.shape[0]
-        images = strip.reshape(h, -1, h, 3).transpose(1, 0, 2, 3) if strip.shape[1] % h == 0 else strip[None]
+        try: answer = int(row["answer"]); assert 0 <= answer < len(choices)
+        except (KeyError, ValueError, TypeError, AssertionError):
+            raise ValueError(f"{path} item {i}: field 'answer' must be one of the choice indices 0..{len(choices) - 1}, "
+                             f"got {row.get('answer')!r}") from None
+        img_path, images = _question_images(path, i, row)
         out.append(dict(image=str(img_path), images=images, question=row["question"][:m.start()], choices=choices,
-                        steps=list(row.get("steps", [])), answer=int(row["answer"]), story_id=row.get("story_id")))
+                        steps=list(row.get("steps", [])), answer=answer, story_id=row.get("story_id")))
     return out
 
 # %% ../nbs/01_storyworld.ipynb #81e5a852

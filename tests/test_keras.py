@@ -78,3 +78,57 @@ def test_vae_trains_on_torch_backend():
     r = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=dict(os.environ, KERAS_BACKEND="torch"),
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0 and "ok" in r.stdout, r.stdout[-2000:] + r.stderr[-3000:]
+
+
+def _weights(path) -> dict:
+    import h5py, numpy as np
+    out = {}
+    with h5py.File(path, "r") as f: f.visititems(lambda k, v: out.__setitem__(k, np.array(v)) if isinstance(v, h5py.Dataset) else None)
+    return out
+
+
+def _kill_and_resume(smoke_home, home, name, model, overrides=()):
+    """Run `name` at the smoke preset, SIGKILL it once `model` has backed up its first of two epochs, run it again under
+    the same name; return (the session's uninterrupted smoke record, the resumed record, the resumed run's folder)."""
+    from conftest import BIN, kill_when, storylab
+    from storylab.core import THREAD_VARS
+    straight = smoke_record(smoke_home, name)
+    env = {**os.environ, **{v: str(straight["cpu_threads"]) for v in THREAD_VARS}}   # the smoke run's threads: the same float sums
+    args = [name, "--preset", "smoke", "--name", "killed", *overrides]
+    run = home / "reports" / "runs" / name / "killed"
+    proc = subprocess.Popen([str(BIN / "storylab-run"), *args, "-p", "epoch_delay", "2"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    kill_when(proc, run / "checkpoints" / model / "state.json")
+    assert not (run / "metrics.json").exists(), "the run finished before it was killed"
+    assert json.loads((run / "checkpoints" / model / "state.json").read_text())["epoch"] == 1
+    storylab("storylab-run", *args, env=env)               # the same run name: it continues
+    rec = json.loads((run / "metrics.json").read_text())
+    out = "".join("".join(o.get("text", "")) for c in json.loads((run / f"{name}.ipynb").read_text())["cells"] for o in c.get("outputs", []))
+    assert f"{model}: resumed after epoch 1 of 2" in out, out[-3000:]
+    assert rec["training"][model] == {"epochs": 2, "resumed_after_epoch": 1, "epochs_trained": 1}, rec["training"]
+    assert all(t["resumed_after_epoch"] == 0 for t in straight["training"].values()), straight["training"]
+    # the interrupted model continued the uninterrupted run's training: the same history and final weights
+    a, b = (json.loads((r / "checkpoints" / model / "state.json").read_text()) for r in (smoke_home / "reports/runs" / name / "smoke", run))
+    assert a["history"] == b["history"] and a["epoch"] == b["epoch"] == 2
+    wa, wb = _weights(smoke_home / "reports/runs" / name / "smoke/checkpoints" / model / a["weights"]), _weights(run / "checkpoints" / model / b["weights"])
+    assert wa.keys() == wb.keys() and all((wa[k] == wb[k]).all() for k in wa)
+    return straight, rec, run
+
+
+def test_keras_gen_resumes_after_kill(smoke_home, home):
+    "SIGKILL while the first GAN trains: the classifier and the VAEs are loaded, the GAN continues after its first epoch."
+    straight, rec, run = _kill_and_resume(smoke_home, home, "keras_gen", "gan_z8")
+    for m in ("classifier", "vae_z4", "vae_z8"): assert rec["training"][m]["epochs_trained"] == 0, (m, rec["training"])
+    assert rec["training"]["gan_z16"] == {"epochs": 2, "resumed_after_epoch": 0, "epochs_trained": 2}
+    assert set(rec["metrics"]) == set(straight["metrics"]) and "fd_gan_z8" in straight["ci"]
+    for k, (lo, hi) in straight["ci"].items(): assert lo <= rec["metrics"][k] <= hi, (k, rec["metrics"][k], lo, hi)
+
+
+def test_seq2seq_resumes_after_kill(smoke_home, home):
+    """SIGKILL while text→image trains (the smoke run's text→image alone: the character reader, then its model): the
+    reader is loaded, the model continues after its first epoch and draws digits the reader scores as the smoke run's did."""
+    straight, rec, run = _kill_and_resume(smoke_home, home, "seq2seq", "text2image_f0.6_d1", ["-p", "tasks", "[text2image]"])
+    assert rec["training"]["reader"]["epochs_trained"] == 0 and set(rec["training"]) == {"reader", "text2image_f0.6_d1"}
+    shared = [k for k in rec["metrics"] if k in straight["ci"]]
+    assert {"text2image_exact_match", "text2image_digit_accuracy", "text2image_sharpness", "reader_digit_accuracy"} <= set(shared)
+    for k in shared: assert straight["ci"][k][0] <= rec["metrics"][k] <= straight["ci"][k][1], (k, rec["metrics"][k], straight["ci"][k])

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_cli.ipynb #0fa01e55
 from __future__ import annotations
-import argparse, importlib, json, os, re, sys, time
+import argparse, importlib, json, os, re, shutil, sys, time
 from datetime import datetime
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from .runner import (ParameterError, experiment_path, list_experiments, notebook
 __all__ = ['ExperimentFailed', 'prepare_run', 'run_experiment', 'parse_sweep', 'plan_jobs', 'longest_first', 'prepare_shared',
            'needs_shared', 'run_jobs', 'seeds_record', 'sweep_record', 'rehearsal_record', 'run_main',
            'notebook_script', 'launch_main', 'report_main', 'eval_main', 'predict_main', 'notebook_markdown',
-           'readme_values', 'render_placeholders', 'readme_main']
+           'readme_values', 'rehearsal_table', 'render_placeholders', 'readme_main']
 
 # %% ../nbs/08_cli.ipynb #dc44caf3
 class ExperimentFailed(RuntimeError):
@@ -265,6 +265,7 @@ def run_main(argv=None):
             from storylab.mirrors import build_mirrors, rehearsal_params
             mirrors = build_mirrors(args.mirrors)
             jobs = [(n, {**rehearsal_params(n, mirrors), **o}, run) for n, o, run in jobs]
+            for n, _, run in jobs: shutil.rmtree(runs_dir(n, run), ignore_errors=True)   # a rehearsal starts from scratch
         for n, o, _ in jobs: resolve_parameters(*notebook_spec(experiment_path(n)), o, args.preset)
     except ParameterError as e:
         print(f"storylab-run: {e}", file=sys.stderr); return 2
@@ -380,7 +381,19 @@ def readme_values(home) -> dict:
     vals["make_report_min"] = vals["experiments_min"] + vals["bench_min"]
     gpu = rep / "gpu_estimate.md"
     vals["gpu_estimate"] = gpu.read_text().strip() if gpu.exists() else "(run `python bench/gpu_estimate.py`)"
+    vals["rehearsal_table"] = rehearsal_table(read("rehearsal/cpu.json"), read("rehearsal/cuda.json"))
     return vals
+
+def rehearsal_table(cpu: dict, cuda: dict) -> str:
+    "A Markdown table of the last gpu rehearsal of each experiment on CPU and on CUDA (`reports/rehearsal/*.json`)."
+    def cell(rec, n):
+        r = rec.get("experiments", {}).get(n)
+        if r is None: return "not rehearsed"
+        return f"finished in {r['wall_s']:.0f} s, {r['figures']} figures" if r["finished"] else "FAILED"
+    names = sorted(set(cpu.get("experiments", {})) | set(cuda.get("experiments", {})))
+    head = (f"| experiment | CPU ({cpu.get('torch', '–')}) | CUDA ({cuda.get('device', '–')}, torch {cuda.get('torch', '–')}, "
+            f"{cuda.get('mixed_precision', '–').split(' (')[0]}) |\n|---|---|---|\n")
+    return head + "\n".join(f"| {n} | {cell(cpu, n)} | {cell(cuda, n)} |" for n in names)
 
 def render_placeholders(text: str, values: dict) -> str:
     "Replace `{{name}}` / `{{name:.1f}}` with `values[name]` formatted; an unknown name is an error that lists the known ones."

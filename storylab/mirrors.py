@@ -209,7 +209,7 @@ REHEARSAL = {
                     max_latent_stage=1, epochs_per_stage=1, batch=4, max_new_tokens=16),
     "keras_gen": dict(data_id="{nielsr/CelebA-faces}", n_train=64, vae_latents=[32], gan_latents=[64], filters=8,
                       vae_epochs=1, gan_epochs=1, batch=16, clf_epochs=1, n_fd=32),
-    "seq2seq": dict(units=32, epochs=1, reader_epochs=1, fractions=[0.1], depths=[1], train_frac=0.1, depth_frac=0.1),
+    "seq2seq": dict(units=32, epochs=1, reader_epochs=1, fractions=[0.1], depths=[1], train_frac=0.1, depth_frac=0.1, max_held_out=500),
 }
 
 def rehearsal_params(name: str, mirrors: dict) -> dict:

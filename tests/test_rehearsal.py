@@ -13,7 +13,7 @@ def test_gpu_rehearsal_runs_every_experiment(home):
         run = home / "reports" / "runs" / name / "gpu-rehearsal"
         rec = json.loads((run / "metrics.json").read_text())
         assert rec["preset"] == "gpu", name
-        assert rec["figures"] and all((run / f["file"]).stat().st_size > 0 for f in rec["figures"]), name
+        assert rec["figures"] and all((run / "figures" / f["file"]).stat().st_size > 0 for f in rec["figures"]), name
         # every hub id of the run is a mirror's folder, read through the same loader as the hub id
         hub = {k: v for k, v in rec["params"].items() if isinstance(v, str) and v in MIRRORS}
         assert not hub, f"{name} still names hub ids {hub}"

@@ -1,6 +1,10 @@
 # storylab: `make report` rebuilds every figure and number of the report; `make test` checks everything.
 SHELL := /bin/bash
-PY ?= python3.11
+# The first supported Python on the PATH (pyproject's requires-python: 3.11-3.13); `make PY=python3.x` overrides.
+SUPPORTED_PY := python3.11 python3.12 python3.13
+ifeq ($(origin PY),undefined)
+PY := $(firstword $(foreach p,$(SUPPORTED_PY),$(shell $(p) -c 'import sys' >/dev/null 2>&1 && echo $(p))))
+endif
 VENV := .venv
 BIN := $(VENV)/bin
 export HF_HUB_OFFLINE ?= 1
@@ -11,12 +15,14 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: venv report test export bench clean-runs
 
-$(BIN)/storylab-run: pyproject.toml
-	@command -v $(PY) >/dev/null || { echo "need $(PY) (set PY=python3.x)"; exit 1; }
+# Exact versions from constraints.txt (pyproject.toml holds the compatible ranges). The torch pin, installed first,
+# takes a local CPU build where pip is offered one (2.13.0+cpu matches ==2.13.0); storylab[cpu] adds tensorflow-cpu.
+$(BIN)/storylab-run: pyproject.toml constraints.txt
+	@test -n "$(PY)" && command -v $(PY) >/dev/null || { echo "no supported Python: none of $(SUPPORTED_PY) runs here (set PY=/path/to/python3.x)"; exit 1; }
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -c constraints.txt torch
+	$(BIN)/pip install -q -c constraints.txt -e ".[cpu,dev]"
 	touch $@
 
 venv: $(BIN)/storylab-run

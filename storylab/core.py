@@ -24,10 +24,14 @@ def _find_checkout(start: Path) -> Path | None:
     return None
 
 def storylab_home() -> Path:
-    "The folder holding `reports/` and `cache/`: `$STORYLAB_HOME`, else the checkout, else `~/.storylab`."
+    """The folder holding `reports/` and `cache/`: `$STORYLAB_HOME`, else the checkout, else the current folder,
+    which is then kept in `$STORYLAB_HOME` for the rest of this process and the processes it starts."""
     env = os.environ.get("STORYLAB_HOME")
     if env: return Path(env).expanduser().resolve()
-    return _find_checkout(Path.cwd().resolve()) or (Path.home() / ".storylab")
+    cwd = Path.cwd().resolve()
+    if (checkout := _find_checkout(cwd)): return checkout
+    os.environ["STORYLAB_HOME"] = str(cwd)
+    return cwd
 
 def cache_dir(*parts: str) -> Path:
     "A folder under the cache (created)."

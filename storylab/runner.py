@@ -11,12 +11,12 @@ from pathlib import Path
 import nbformat, yaml
 
 import storylab
-from .core import storylab_home, runs_dir, seed_everything, atomic_write, atomic_write_json, peak_rss_mb
+from .core import _find_checkout, storylab_home, runs_dir, seed_everything, atomic_write, atomic_write_json, peak_rss_mb
 
 # %% auto #0
-__all__ = ['PRESET_NAMES', 'ParameterError', 'experiments_dir', 'list_experiments', 'experiment_path', 'parse_parameters_cell',
-           'literal', 'notebook_spec', 'parse_value', 'describe_parameters', 'resolve_parameters', 'Params',
-           'is_main_process', 'Experiment']
+__all__ = ['PRESET_NAMES', 'ParameterError', 'packaged_experiments', 'experiments_dir', 'list_experiments', 'experiment_path',
+           'parse_parameters_cell', 'literal', 'notebook_spec', 'parse_value', 'describe_parameters',
+           'resolve_parameters', 'Params', 'is_main_process', 'Experiment']
 
 # %% ../nbs/06_runner.ipynb #8b661885
 PRESET_NAMES = ("smoke", "cpu", "gpu")
@@ -24,9 +24,18 @@ PRESET_NAMES = ("smoke", "cpu", "gpu")
 class ParameterError(ValueError):
     "An unknown experiment parameter or a value of the wrong type."
 
+def packaged_experiments() -> Path:
+    """The experiment notebooks installed with the package: `storylab/experiments/` of a wheel, or
+    `nbs/experiments` of the checkout an editable install points to."""
+    pkg = Path(storylab.__file__).resolve().parent
+    if (pkg / "experiments").is_dir(): return pkg / "experiments"
+    return (_find_checkout(pkg) or pkg) / "nbs" / "experiments"
+
 def experiments_dir() -> Path:
-    "Where experiment notebooks live: `$STORYLAB_EXPERIMENTS`, else `nbs/experiments` of the checkout."
-    return Path(os.environ.get("STORYLAB_EXPERIMENTS") or storylab_home() / "nbs" / "experiments")
+    "Where experiment notebooks live: `$STORYLAB_EXPERIMENTS`, else `nbs/experiments` of the home, else the packaged ones."
+    if os.environ.get("STORYLAB_EXPERIMENTS"): return Path(os.environ["STORYLAB_EXPERIMENTS"])
+    local = storylab_home() / "nbs" / "experiments"
+    return local if local.is_dir() else packaged_experiments()
 
 def list_experiments() -> list[str]:
     "Names of the experiment notebooks, in run order (`sanity` first, then alphabetical)."

@@ -13,7 +13,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MPLBACKEND ?= Agg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv report test export bench clean-runs
+.PHONY: venv report test export bench clean-runs gpu-rehearsal
 
 # Exact versions from constraints.txt (pyproject.toml holds the compatible ranges). The torch pin, installed first,
 # takes a local CPU build where pip is offered one (2.13.0+cpu matches ==2.13.0); storylab[cpu] adds tensorflow-cpu.
@@ -40,6 +40,10 @@ test: venv
 		git status --short -- nbs storylab README.md; exit 1; fi
 	$(BIN)/nbdev-test --n-workers 2
 	$(BIN)/pytest -q tests
+
+# every experiment's gpu preset on local mirrors of the hub, sizes cut down, on this machine (chapter 09)
+gpu-rehearsal: venv
+	$(BIN)/storylab-run all --rehearsal --jobs 2
 
 bench: venv
 	$(BIN)/python bench/run_all.py

@@ -13,7 +13,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MPLBACKEND ?= Agg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv report test export bench clean-runs gpu-rehearsal
+.PHONY: venv report test export bench clean-runs gpu-rehearsal docs
 
 # Exact versions from constraints.txt (pyproject.toml holds the compatible ranges). The torch pin, installed first,
 # takes a local CPU build where pip is offered one (2.13.0+cpu matches ==2.13.0); storylab[cpu] adds tensorflow-cpu.
@@ -22,7 +22,7 @@ $(BIN)/storylab-run: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt torch
-	$(BIN)/pip install -q -c constraints.txt -e ".[cpu,dev]"
+	$(BIN)/pip install -q -c constraints.txt -e ".[cpu,dev,docs]"
 	touch $@
 
 venv: $(BIN)/storylab-run
@@ -44,6 +44,11 @@ test: venv
 # every experiment's gpu preset on local mirrors of the hub, sizes cut down, on this machine (chapter 09)
 gpu-rehearsal: venv
 	$(BIN)/storylab-run all --rehearsal --jobs 2
+
+# Static site in _site/ (Sphinx + MyST-NB, offline): chapters executed as nbdev-test runs them (cached in _build/docs/),
+# experiments from the newest runs of `make report`, REPORT.md, README as landing page.
+docs: venv
+	$(BIN)/python docs/build_site.py
 
 bench: venv
 	$(BIN)/python bench/run_all.py

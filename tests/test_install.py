@@ -118,7 +118,7 @@ def test_pins_inside_ranges():
 
 
 # (target, extras) of each resolve, all under constraints.txt: make's set on each machine, and the GPU extra on Linux
-RESOLVES = [(t, "cpu,dev") for t in TARGETS] + [("linux-x86_64", "gpu")]
+RESOLVES = [(t, "cpu,dev,docs") for t in TARGETS] + [("linux-x86_64", "gpu")]
 
 
 @pytest.fixture(scope="module")

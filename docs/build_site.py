@@ -25,6 +25,10 @@ DOCS = REPO / "docs"
 BUILD = REPO / "_build" / "docs"
 EXEC_VERSION = "4"  # bump when the execution/processing below changes, to invalidate cached executed chapters
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+# Every notebook opens with an "Open in Colab" badge (`python -m storylab.cli notebooks`); on the site its image is a
+# local copy (docs/_static/colab-badge.svg staged at /_colab/), so that no page fetches anything from outside.
+COLAB_BADGE_IMG = b"https://colab.research.google.com/assets/colab-badge.svg"
+LOCAL_BADGE_IMG = b"/_colab/colab-badge.svg"   # a leading / is the source folder's root for Sphinx
 
 
 def _sha(*parts: bytes) -> str:
@@ -42,6 +46,11 @@ def _write_if_changed(path: Path, data: bytes) -> None:
 
 def _copy_if_changed(src: Path, dest: Path) -> None:
     _write_if_changed(dest, src.read_bytes())
+
+
+def _local_badge(data: bytes) -> bytes:
+    "A staged page with its Colab badge image taken from the site itself."
+    return data.replace(COLAB_BADGE_IMG, LOCAL_BADGE_IMG)
 
 
 def chapters(nbs: Path, pattern: str | None = None) -> list[Path]:
@@ -141,7 +150,7 @@ def build_chapters(stage: Path, pattern: str | None, workers: int, force: bool) 
     staged = set()
     for src, dest in execd.items():
         if not dest.exists(): continue  # could not be processed at all: reported with the results
-        _copy_if_changed(dest, stage / "chapters" / src.name)
+        _write_if_changed(stage / "chapters" / src.name, _local_badge(dest.read_bytes()))
         staged.add(src.name)
     for p in (stage / "chapters").glob("*.ipynb"):
         if p.name not in staged: p.unlink()
@@ -174,6 +183,8 @@ def stage_experiment(rec: dict, dest_dir: Path) -> str | None:
 
     cells, placed = [], set()
     for c in nb["cells"]:
+        if c.get("id") == "colab-install":  # Colab's install cell: nothing for a reader of the site
+            c.setdefault("metadata", {}).setdefault("tags", []).append("remove-cell")
         for o in c.get("outputs", []):
             if WIDGET_MIME in o.get("data", {}): del o["data"][WIDGET_MIME]
         cells.append(c)
@@ -190,11 +201,13 @@ def stage_experiment(rec: dict, dest_dir: Path) -> str | None:
     when = rec.get("finished_at", "")
     note = (f"*This page is the notebook as executed by run `{run_dir.name}` (preset `{rec.get('preset', '?')}`"
             f"{', finished ' + when if when else ''}); its numbers and figures are that run's.*\n")
-    first_md = next((i for i, c in enumerate(cells) if c["cell_type"] == "markdown"), -1)
+    def md_text(c): return "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+    first_md = next((i for i, c in enumerate(cells) if c["cell_type"] == "markdown" and md_text(c).startswith("# ")),
+                    next((i for i, c in enumerate(cells) if c["cell_type"] == "markdown"), -1))   # after the title
     cells.insert(first_md + 1, {"cell_type": "markdown", "metadata": {}, "id": "run-note", "source": note})
     nb["cells"] = cells
     nb.get("metadata", {}).pop("widgets", None)
-    _write_if_changed(dest_dir / f"{name}.ipynb", json.dumps(nb, indent=1).encode())
+    _write_if_changed(dest_dir / f"{name}.ipynb", _local_badge(json.dumps(nb, indent=1).encode()))
     for f in figs: _copy_if_changed(run_dir / "figures" / f["file"], dest_dir / fig_dir / f["file"])
     return name
 
@@ -227,7 +240,8 @@ def build_pages(stage: Path, chapter_names: list[str], experiment_names: list[st
     index = (readme + "\n" + toc("Chapters", [f"chapters/{n}" for n in chapter_names])
              + toc("Experiments", [f"experiments/{n}" for n in experiment_names])
              + toc("Report", ["reports/REPORT"] if (REPO / "reports" / "REPORT.md").exists() else []))
-    _write_if_changed(stage / "index.md", index.encode())
+    _write_if_changed(stage / "index.md", _local_badge(index.encode()))
+    _copy_if_changed(DOCS / "_static" / "colab-badge.svg", stage / "_colab" / "colab-badge.svg")
     report = REPO / "reports" / "REPORT.md"
     if report.exists():
         text = report.read_text()

@@ -16,7 +16,8 @@ from .core import _find_checkout, storylab_home, runs_dir, seed_everything, atom
 # %% auto #0
 __all__ = ['PRESET_NAMES', 'ParameterError', 'packaged_experiments', 'experiments_dir', 'list_experiments', 'experiment_path',
            'parse_parameters_cell', 'literal', 'notebook_spec', 'parse_value', 'describe_parameters',
-           'resolve_parameters', 'Params', 'is_main_process', 'Experiment']
+           'resolve_parameters', 'infer_annotation', 'annotate_parameters_cell', 'Params', 'is_main_process',
+           'Experiment']
 
 # %% ../nbs/06_runner.ipynb #8b661885
 PRESET_NAMES = ("smoke", "cpu", "gpu")
@@ -55,15 +56,20 @@ def _tagged_source(nb, tag: str) -> str | None:
     return None
 
 def parse_parameters_cell(src: str) -> dict:
-    "{name: {'default': value, 'help': comment}} for every `name = literal  # help` line."
+    """{name: {'default': value, 'help': comment, 'type': annotation or None}} for every `name = literal  # help`
+    and `name: type = literal  # help` line; other statements (`from typing import Optional`) are skipped."""
     out = {}
     tree = ast.parse(src)
     lines = src.splitlines()
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            line = lines[node.end_lineno - 1]
-            m = re.search(r"#\s*(.*)$", line[node.end_col_offset:])
-            out[node.targets[0].id] = {"default": literal(node.value), "help": m.group(1) if m else ""}
+            name, ann = node.targets[0].id, None
+        elif isinstance(node, ast.AnnAssign) and node.value is not None and isinstance(node.target, ast.Name):
+            name, ann = node.target.id, ast.unparse(node.annotation)
+        else: continue
+        rest = lines[node.end_lineno - 1].encode()[node.end_col_offset:].decode()   # ast's columns count UTF-8 bytes
+        m = re.search(r"#\s*(.*)$", rest)
+        out[name] = {"default": literal(node.value), "help": m.group(1) if m else "", "type": ann}
     return out
 
 def literal(node):
@@ -97,7 +103,46 @@ def parse_value(text: str):
     if isinstance(v, str) and re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+", v.strip()): return float(v)   # YAML 1.1 reads 1e-3 as text
     return v
 
+def _ann_name(node) -> str:
+    return node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else ""
+
+def _ann_args(node) -> list:
+    return list(node.slice.elts) if isinstance(node.slice, ast.Tuple) else [node.slice]
+
+def _ann_ok(value, node) -> bool:
+    "Whether `value` fits the annotation `node` (an `ast` expression); types not listed here accept anything."
+    if isinstance(node, ast.Constant):
+        if node.value is None: return value is None
+        if isinstance(node.value, str): return _ann_ok(value, ast.parse(node.value, mode="eval").body)   # "quoted"
+        return True
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr): return _ann_ok(value, node.left) or _ann_ok(value, node.right)
+    if isinstance(node, ast.Subscript):
+        base, args = _ann_name(node.value), _ann_args(node)
+        if base == "Optional": return value is None or _ann_ok(value, args[0])
+        if base == "Union": return any(_ann_ok(value, a) for a in args)
+        if base == "Literal": return value in [literal(a) for a in args]
+        if base in ("list", "List", "Sequence", "tuple", "Tuple"):
+            return isinstance(value, (list, tuple)) and all(_ann_ok(v, args[0]) for v in value)
+        if base in ("dict", "Dict", "Mapping") and len(args) == 2:
+            return isinstance(value, dict) and all(_ann_ok(k, args[0]) and _ann_ok(v, args[1]) for k, v in value.items())
+        return _ann_ok(value, node.value)
+    name = _ann_name(node)
+    if name == "int": return isinstance(value, int) and not isinstance(value, bool)
+    if name == "float": return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if name in ("None", "NoneType"): return value is None
+    simple = {"str": str, "bool": bool, "list": (list, tuple), "List": (list, tuple), "tuple": (list, tuple), "dict": dict, "Dict": dict}
+    return isinstance(value, simple[name]) if name in simple else True
+
+def _ann_label(node) -> str:
+    "An annotation as a message says it: `Optional[int]` → 'int or None'."
+    if isinstance(node, ast.Subscript) and _ann_name(node.value) in ("Optional", "Union"):
+        return " or ".join(_ann_label(a) for a in _ann_args(node)) + (" or None" if _ann_name(node.value) == "Optional" else "")
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr): return f"{_ann_label(node.left)} or {_ann_label(node.right)}"
+    return ast.unparse(node)
+
 def _expected_type(name, params, presets):
+    "Parameter `name`'s declared annotation (a string), else the type of its non-None default or of a preset's value."
+    if params[name].get("type"): return params[name]["type"]
     vals = [params[name]["default"]] + [presets.get(p, {}).get(name) for p in ("cpu", "smoke", "gpu")]
     for v in vals:
         if v is not None: return type(v)
@@ -105,17 +150,21 @@ def _expected_type(name, params, presets):
 
 def _type_ok(value, typ) -> bool:
     if value is None or typ is None: return True
+    if isinstance(typ, str): return _ann_ok(value, ast.parse(typ, mode="eval").body)
     if typ is float: return isinstance(value, (int, float)) and not isinstance(value, bool)
     if typ is int: return isinstance(value, int) and not isinstance(value, bool)
     return isinstance(value, typ)
 
+def _type_label(typ) -> str:
+    if typ is None: return "any"
+    return _ann_label(ast.parse(typ, mode="eval").body) if isinstance(typ, str) else typ.__name__
+
 def describe_parameters(params: dict, presets: dict) -> str:
     "A readable list of valid parameters: name, type, default, help."
-    rows = []
-    for n, d in params.items():
-        t = _expected_type(n, params, presets)
-        rows.append(f"  {n:<18} {(t.__name__ if t else 'any'):<6} default={d['default']!r}" + (f"  # {d['help']}" if d["help"] else ""))
-    return "\n".join(rows)
+    labels = {n: _type_label(_expected_type(n, params, presets)) for n in params}
+    w = max([len(l) for l in labels.values()] + [6])
+    return "\n".join(f"  {n:<18} {labels[n]:<{w}} default={d['default']!r}" + (f"  # {d['help']}" if d["help"] else "")
+                     for n, d in params.items())
 
 def resolve_parameters(params: dict, presets: dict, overrides: dict | None = None, preset: str | None = None) -> dict:
     "Defaults ← preset ← overrides, validated. Raises `ParameterError` listing the valid parameters."
@@ -127,13 +176,75 @@ def resolve_parameters(params: dict, presets: dict, overrides: dict | None = Non
     preset = overrides.get("preset", params.get("preset", {}).get("default", "cpu"))
     if presets and preset not in presets:
         raise ParameterError(f"unknown preset {preset!r}; choose one of: {', '.join(presets)}")
-    for k, v in overrides.items():
+    for k, v in list(overrides.items()):
         t = _expected_type(k, params, presets)
-        if not _type_ok(v, t): raise ParameterError(f"parameter {k} must be {t.__name__}, got {v!r} ({type(v).__name__}){valid}")
+        if not _type_ok(v, t) and isinstance(v, (int, float)) and not isinstance(v, bool) and _type_ok(str(v), t):
+            v = overrides[k] = str(v)   # `-p stage 1`: YAML reads a number where the parameter is text
+        if not _type_ok(v, t): raise ParameterError(f"parameter {k} must be {_type_label(t)}, got {v!r} ({type(v).__name__}){valid}")
     out = {k: d["default"] for k, d in params.items()}
     for k, v in presets.get(preset, {}).items():
         if k in out and out[k] is None: out[k] = v
     out.update({k: v for k, v in overrides.items() if v is not None})
+    return out
+
+# %% ../nbs/06_runner.ipynb #b8d4f2e3
+_PATHLIKE = re.compile(r"(^|_)(dir|path|folder|file|checkpoint)$")
+
+def _common_type(vals: list) -> str | None:
+    "The annotation every value of `vals` (none of them None) fits, or None when they disagree."
+    if not vals: return None
+    if all(isinstance(v, bool) for v in vals): return "bool"
+    if any(isinstance(v, bool) for v in vals): return None
+    if all(isinstance(v, int) for v in vals): return "int"
+    if all(isinstance(v, (int, float)) for v in vals): return "float"
+    if all(isinstance(v, str) for v in vals): return "str"
+    if all(isinstance(v, (list, tuple)) for v in vals):
+        inner = _common_type([x for v in vals for x in v if x is not None])
+        return f"list[{inner}]" if inner else "list"
+    if all(isinstance(v, dict) for v in vals): return "dict"
+    return None
+
+def infer_annotation(name: str, default, presets: dict) -> str | None:
+    """The type a parameter's values call for: that of a non-None default; for a None default, `Optional[...]` of
+    the type of its values in `presets` (`Optional[str]` for a path-like name no preset sets); None if unknown."""
+    if default is not None: return _common_type([default])
+    vals = [p[name] for p in presets.values() if isinstance(p, dict) and p.get(name) is not None]
+    t = _common_type(vals) if vals else ("str" if _PATHLIKE.search(name) else None)
+    return f"Optional[{t}]" if t else None
+
+def _align_comments(src: str, width: int = 40) -> str:
+    "Start the `# help` comments of one-line assignments in one column (code longer than `width` keeps two spaces)."
+    lines, rows = src.split("\n"), {}
+    for node in ast.parse(src).body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.lineno == node.end_lineno:
+            b = lines[node.lineno - 1].encode()
+            code, rest = b[:node.end_col_offset].decode().rstrip(), b[node.end_col_offset:].decode().strip()
+            if rest.startswith("#"): rows[node.lineno - 1] = (code, rest)
+    col = max([len(c) for c, _ in rows.values() if len(c) <= width] + [0]) + 2
+    for i, (code, comment) in rows.items(): lines[i] = (code.ljust(col) if len(code) < col else code + "  ") + comment
+    return "\n".join(lines)
+
+def annotate_parameters_cell(src: str, presets: dict, types: dict | None = None) -> str:
+    """`src` (a parameters cell) with a type on every parameter that has none: from `types` ({name: annotation}),
+    else `infer_annotation`; comments re-aligned and `from typing import Optional` put first when needed.
+    Raises `ParameterError` naming the parameters whose type must be given."""
+    types, lines, edits, missing = types or {}, src.split("\n"), {}, []
+    for node in ast.parse(src).body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)): continue
+        name = node.targets[0].id
+        ann = types.get(name) or infer_annotation(name, literal(node.value), presets)
+        if ann is None: missing.append(name)
+        else: edits[node.lineno - 1] = (node.targets[0].end_col_offset, ann)
+    if missing:
+        raise ParameterError(f"no type can be inferred for {', '.join(missing)} (None in the default and in every preset, or values "
+                             f"of different types): give it, e.g. --type {missing[0]}=Optional[str]")
+    if not edits: return src
+    for i, (col, ann) in edits.items():
+        b = lines[i].encode()
+        lines[i] = (b[:col] + f": {ann}".encode() + b[col:]).decode()
+    out = _align_comments("\n".join(lines))
+    if "Optional[" in out and not re.search(r"^from typing import .*\bOptional\b", out, re.M):
+        out = "from typing import Optional\n" + out
     return out
 
 # %% ../nbs/06_runner.ipynb #e565dfe7
@@ -155,7 +266,7 @@ class Experiment:
         try: spec, _ = notebook_spec(experiment_path(name))
         except ParameterError:  # the notebook is not in a checkout (e.g. Colab): trust the namespace
             names = {"preset", "seed", "run_dir"} | {k for p in presets.values() for k in p}
-            spec = {k: {"default": namespace.get(k), "help": ""} for k in names if k in namespace}
+            spec = {k: {"default": namespace.get(k), "help": "", "type": None} for k in names if k in namespace}
         given = {k: namespace[k] for k in spec if k in namespace}
         self.params = Params(resolve_parameters(spec, presets, given))
         self.preset = self.params.get("preset", "cpu")

@@ -13,7 +13,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MPLBACKEND ?= Agg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv report test export bench clean-runs gpu-rehearsal docs
+.PHONY: venv report test export bench clean-runs gpu-rehearsal docs exercises
 
 # Exact versions from constraints.txt (pyproject.toml holds the compatible ranges). The torch pin, installed first,
 # takes a local CPU build where pip is offered one (2.13.0+cpu matches ==2.13.0); storylab[cpu] adds tensorflow-cpu.
@@ -49,6 +49,10 @@ gpu-rehearsal: venv
 # experiments from the newest runs of `make report`, REPORT.md, README as landing page.
 docs: venv
 	$(BIN)/python docs/build_site.py
+
+# Practice copies of the chapters in exercises/ (generated, not tracked): every cell tagged `solution` holds its stub
+exercises:
+	$(PY) docs/make_exercises.py
 
 bench: venv
 	$(BIN)/python bench/run_all.py

@@ -214,7 +214,9 @@ REHEARSAL = {
 
 def rehearsal_params(name: str, mirrors: dict) -> dict:
     "The parameters that turn experiment `name`'s gpu preset into a rehearsal on `mirrors` ({hub id: folder})."
-    if name not in REHEARSAL: raise KeyError(f"no rehearsal settings for experiment {name!r}; known: {sorted(REHEARSAL)}")
+    from storylab.runner import ParameterError   # storylab-run reports it and stops before running anything
+    if name not in REHEARSAL: raise ParameterError(f"no rehearsal settings for experiment {name!r}: add them to REHEARSAL "
+                                                   f"in chapter 09; known: {sorted(REHEARSAL)}")
     def fill(v):
         if isinstance(v, str) and v.startswith("{") and v.endswith("}"): return str(mirrors[v[1:-1]])
         return v

@@ -18,21 +18,27 @@ from .core import save_checkpoint, load_checkpoint, atomic_write_json
 from .train import Trainer, Callback
 
 # %% auto #0
-__all__ = ['START_LATENT', 'END_LATENT', 'LATENT', 'MODES', 'ANSWER_MARK', 'MODE_PAIRS', 'AOKVQA_HUB_ID', 'question_text',
-           'target_text', 'parse_answer', 'add_latent_tokens', 'stage_layout', 'encode_example', 'collate_examples',
-           'Coconut', 'coconut_loss', 'CurriculumConfig', 'train_curriculum', 'evaluate', 'nearest_tokens',
-           'baseline_scores', 'mode_pairs', 'question_ids', 'prediction_rows', 'accuracy_by_system', 'ScalarLogger',
-           'aokvqa_records', 'load_question_splits', 'frame_features', 'build_model', 'save_model', 'load_model',
-           'evaluate_checkpoint']
+__all__ = ['START_LATENT', 'END_LATENT', 'LATENT', 'MODES', 'ABLATIONS', 'FEEDBACK_MODES', 'LATENT_MODES', 'ANSWER_MARK',
+           'MODE_PAIRS', 'AOKVQA_HUB_ID', 'question_text', 'answer_text', 'target_text', 'parse_answer',
+           'add_latent_tokens', 'stage_layout', 'encode_example', 'collate_examples', 'Coconut', 'coconut_loss',
+           'CurriculumConfig', 'train_curriculum', 'evaluate', 'nearest_tokens', 'baseline_scores', 'mode_pairs',
+           'question_ids', 'prediction_rows', 'mode_metrics', 'accuracy_by_system', 'ScalarLogger', 'aokvqa_records',
+           'load_question_splits', 'frame_features', 'build_model', 'save_model', 'load_model', 'evaluate_checkpoint']
 
 # %% ../nbs/15_coconut.ipynb #d7dfe651
 START_LATENT, END_LATENT, LATENT = "<|start-latent|>", "<|end-latent|>", "<|latent|>"
 MODES = ("coconut", "cot", "no_cot", "pause")
+ABLATIONS = ("no_curriculum", "pause_tokens")   # every step latent from stage 0: thoughts fed back / pause tokens
+FEEDBACK_MODES, LATENT_MODES = ("coconut", "no_curriculum"), ("coconut", "pause", *ABLATIONS)
 ANSWER_MARK = "###"
 
 def question_text(q: dict) -> str:
-    "The prompt text of a question record: the question and its choices."
-    return f"{q['question'].strip()} Choices: {', '.join(q['choices'])}."
+    "The prompt text of a question record: the question, and its choices when it has them."
+    return f"{q['question'].strip()} Choices: {', '.join(q['choices'])}." if "choices" in q else q["question"].strip()
+
+def answer_text(q: dict) -> str:
+    "The correct answer's text: the choice that `answer` indexes, or `answer` itself when there are no choices."
+    return q["choices"][int(q["answer"])] if "choices" in q else q["answer"].strip()
 
 def target_text(steps, answer: str) -> str:
     "What the model must write: the remaining language steps, then `### answer`."
@@ -54,27 +60,27 @@ def add_latent_tokens(tokenizer) -> dict:
 # %% ../nbs/15_coconut.ipynb #0b363955
 def stage_layout(mode: str, stage: int, n_steps: int, c_thought: int, max_latent_stage: int) -> tuple[int, int]:
     "(steps dropped, latent thoughts inserted) for one example at `stage`."
-    if mode not in MODES: raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    if mode not in MODES + ABLATIONS: raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES + ABLATIONS)}")
     if mode == "cot": return 0, 0
     if mode == "no_cot": return n_steps, 0
-    s = min(stage, max_latent_stage)
+    s = max_latent_stage if mode in ABLATIONS else min(stage, max_latent_stage)   # the ablations skip the curriculum
     return (n_steps if s >= max_latent_stage else min(s, n_steps)), s * c_thought
 
 # %% ../nbs/15_coconut.ipynb #3cd7e855
 def encode_example(q: dict, feats: torch.Tensor, tokenizer, ids: dict, mode: str, stage: int,
                    c_thought: int, max_latent_stage: int) -> dict:
     "{'prompt', 'target' (token id lists), 'feats', 'answer', 'n_latent'} for one question at one stage."
-    for field in ("question", "choices", "steps", "answer"):
+    for field in ("question", "steps", "answer"):
         if field not in q: raise ValueError(f"question {q.get('story_id', '?')}: missing field {field!r}")
-    if not 0 <= int(q["answer"]) < len(q["choices"]):
+    if "choices" in q and not 0 <= int(q["answer"]) < len(q["choices"]):
         raise ValueError(f"question {q.get('story_id', '?')}: field 'answer' {q['answer']!r} is not a choice index")
     skip, n_latent = stage_layout(mode, stage, len(q["steps"]), c_thought, max_latent_stage)
     prompt = tokenizer.encode(question_text(q), add_special_tokens=False)
-    if mode in ("coconut", "pause"): prompt = prompt + [ids["start"]] + [ids["latent"]] * n_latent + [ids["end"]]
-    answer = q["choices"][int(q["answer"])]
+    if mode in LATENT_MODES: prompt = prompt + [ids["start"]] + [ids["latent"]] * n_latent + [ids["end"]]
+    answer = answer_text(q)
     target = tokenizer.encode(" " + target_text(q["steps"][skip:], answer), add_special_tokens=False) + [ids["eos"]]
-    return dict(prompt=prompt, target=target, feats=torch.as_tensor(feats, dtype=torch.float32),
-                answer=answer, n_latent=n_latent)
+    feats = torch.zeros(0, 0) if feats is None else torch.as_tensor(feats, dtype=torch.float32)   # None: text only
+    return dict(prompt=prompt, target=target, feats=feats, answer=answer, n_latent=n_latent)
 
 # %% ../nbs/15_coconut.ipynb #dcac3d76
 def collate_examples(items: list[dict], ids: dict, prefix_per_frame: int = 1, with_target: bool = True) -> dict:
@@ -103,10 +109,10 @@ class Coconut(nn.Module):
     "GPT-2 + image prefix; in mode `coconut` the hidden state at each latent slot is fed back as the next input."
     def __init__(self, lm, feat_dim: int, ids: dict, mode: str = "coconut", prefix_per_frame: int = 1):
         super().__init__()
-        if mode not in MODES: raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        if mode not in MODES + ABLATIONS: raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES + ABLATIONS)}")
         self.lm, self.ids, self.mode, self.prefix_per_frame = lm, dict(ids), mode, prefix_per_frame
         self.n_embd = lm.config.n_embd
-        self.proj = nn.Linear(feat_dim, self.n_embd * prefix_per_frame)
+        self.proj = nn.Linear(feat_dim, self.n_embd * prefix_per_frame) if feat_dim else None   # 0: text only
 
     @property
     def wte(self): return self.lm.get_input_embeddings()
@@ -115,6 +121,7 @@ class Coconut(nn.Module):
         "Token embeddings, with the projected image vectors put in the prefix slots."
         tok = self.wte(batch["ids"])
         B, fmax, _ = batch["feats"].shape
+        if self.proj is None or fmax == 0: return tok
         img = self.proj(batch["feats"]).view(B, fmax * self.prefix_per_frame, self.n_embd).to(tok.dtype)
         slot = batch["img_slot"]
         gathered = img.gather(1, slot.clamp(min=0)[..., None].expand(-1, -1, self.n_embd))
@@ -123,7 +130,7 @@ class Coconut(nn.Module):
     def run(self, embeds, attn, latent, cache=None, use_cache=False):
         "Hidden states of every position (thoughts fed back in mode `coconut`), the KV cache and the thoughts."
         pos = (attn.cumsum(1) - 1).clamp(min=0)
-        cols = latent.any(0).nonzero().flatten().tolist() if self.mode == "coconut" else []
+        cols = latent.any(0).nonzero().flatten().tolist() if self.mode in FEEDBACK_MODES else []
         T = embeds.shape[1]
         bounds = sorted({0, T, *cols, *(c + 1 for c in cols)})
         hs, thoughts = [], []
@@ -200,7 +207,7 @@ def train_curriculum(model: Coconut, records: list[dict], feats: list, tokenizer
             model.load_state_dict(load_checkpoint(sdir / "last.pt", {**config, "stage": stage})["state"]["model"])
             out.append({**json.loads(done.read_text()), "resumed": True}); continue
         data = [encode_example(q, f, tokenizer, model.ids, cfg.mode, stage, cfg.c_thought, cfg.max_latent_stage)
-                for q, f in zip(records, feats)]
+                for q, f in zip(records, feats or [None] * len(records))]
         torch.manual_seed(seed + 1000 * stage)   # each stage's own dropout stream: a resumed run repeats an unbroken one
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=weight_decay)
         trainer = Trainer(model, data, loss_fn=coconut_loss, optimizer=opt, collate=collate, batch_size=cfg.batch_size,
@@ -219,10 +226,10 @@ def train_curriculum(model: Coconut, records: list[dict], feats: list, tokenizer
 @torch.no_grad()
 def evaluate(model: Coconut, records: list[dict], feats: list, tokenizer, mode: str, stage: int, c_thought: int,
              max_latent_stage: int, batch_size: int = 32, max_new_tokens: int = 64, prefix_per_frame: int = 1,
-             keep_thoughts: int = 8) -> dict:
-    "Accuracy, token counts and predictions on `records` at `stage`; per-item lists for bootstrap CIs."
+             keep_thoughts: int = 8, parse=parse_answer) -> dict:
+    "Accuracy (`parse`d answers equal), token counts and predictions on `records` at `stage`; per-item lists for bootstrap CIs."
     model.eval(); dev = next(model.parameters()).device
-    items = [encode_example(q, f, tokenizer, model.ids, mode, stage, c_thought, max_latent_stage) for q, f in zip(records, feats)]
+    items = [encode_example(q, f, tokenizer, model.ids, mode, stage, c_thought, max_latent_stage) for q, f in zip(records, feats or [None] * len(records))]
     correct, lang, total, preds, answers, golds, thoughts = [], [], [], [], [], [], []
     for i in range(0, len(items), batch_size):
         chunk = items[i:i + batch_size]
@@ -230,7 +237,7 @@ def evaluate(model: Coconut, records: list[dict], feats: list, tokenizer, mode: 
         g = model.generate(batch, max_new_tokens)
         for it, toks in zip(chunk, g["tokens"]):
             text = tokenizer.decode(toks, skip_special_tokens=False)
-            preds.append(text); answers.append(parse_answer(text)); golds.append(parse_answer(it["answer"]))
+            preds.append(text); answers.append(parse(text)); golds.append(parse(it["answer"]))
             correct.append(float(answers[-1] == golds[-1]))
             lang.append(len(toks)); total.append(len(toks) + it["n_latent"])
         if len(thoughts) < keep_thoughts: thoughts.extend(g["thoughts"].float().cpu()[: keep_thoughts - len(thoughts)])
@@ -271,17 +278,28 @@ def question_ids(records: list[dict]) -> list[str]:
         s = str(r.get("story_id") or i); out.append(f"{s}#{seen.get(s, 0)}"); seen[s] = seen.get(s, 0) + 1
     return out
 
-def prediction_rows(records: list[dict], system: str, predictions: list[str], mode: str | None = None, **per_item) -> list[dict]:
+def prediction_rows(records: list[dict], system: str, predictions: list[str], mode: str | None = None, parse=parse_answer,
+                    **per_item) -> list[dict]:
     "`predictions.jsonl` rows of one system: id, mode, system, references, prediction, parsed answer and gold, `per_item` lists."
     if len(predictions) != len(records): raise ValueError(f"{system}: {len(predictions)} predictions for {len(records)} questions")
     for k, v in per_item.items():
         if len(v) != len(records): raise ValueError(f"{system}: field {k!r} has {len(v)} values for {len(records)} questions")
     rows = []
     for n, (qid, q, pred) in enumerate(zip(question_ids(records), records, predictions)):
-        gold = q["choices"][int(q["answer"])]
+        gold = answer_text(q)
         rows.append({"id": qid, "mode": mode, "system": system, "references": [gold], "prediction": pred,
-                     "answer": parse_answer(pred), "gold": parse_answer(gold), **{k: v[n] for k, v in per_item.items()}})
+                     "answer": parse(pred), "gold": parse(gold), **{k: v[n] for k, v in per_item.items()}})
     return rows
+
+def mode_metrics(results: dict, stage_logs: dict) -> tuple[dict, dict]:
+    "(`accuracy_`, `tokens_`, `lang_tokens_<mode>` and `accuracy_<mode>_stage<s>`, their bootstrap intervals) from `evaluate` results."
+    from storylab.metrics import bootstrap_ci
+    metrics, ci = {}, {}
+    for m, r in results.items():
+        for k, items in (("accuracy", "correct"), ("tokens", "token_counts"), ("lang_tokens", "lang_token_counts")):
+            metrics[f"{k}_{m}"], ci[f"{k}_{m}"] = r[k], bootstrap_ci(r[items])
+    metrics.update({f"accuracy_{m}_stage{s['stage']}": s["accuracy"] for m, st in stage_logs.items() for s in st if "accuracy" in s})
+    return metrics, ci
 
 def accuracy_by_system(rows) -> dict:
     "{system: mean of answer == gold} from `predictions.jsonl` rows alone."
@@ -366,7 +384,7 @@ def save_model(path, model: Coconut, tokenizer, config: dict) -> Path:
     "Save weights + LM config (and the tokenizer in `tokenizer/` beside `path`)."
     path = Path(path); tokenizer.save_pretrained(str(path.parent / "tokenizer"))
     state = {"model": model.state_dict(), "lm_config": model.lm.config.to_dict(), "ids": model.ids,
-             "feat_dim": model.proj.in_features}
+             "feat_dim": model.proj.in_features if model.proj is not None else 0}
     return save_checkpoint(path, state, config)
 
 def load_model(path) -> tuple[Coconut, object, dict]:

@@ -210,6 +210,9 @@ REHEARSAL = {
     "keras_gen": dict(data_id="{nielsr/CelebA-faces}", n_train=64, vae_latents=[32], gan_latents=[64], filters=8,
                       vae_epochs=1, gan_epochs=1, batch=16, clf_epochs=1, n_fd=32),
     "seq2seq": dict(units=32, epochs=1, reader_epochs=1, fractions=[0.1], depths=[1], train_frac=0.1, depth_frac=0.1, max_held_out=500),
+    # the gpu preset evaluates on a real test file (-p test_path); the rehearsal generates its held-out problems
+    "prosqa": dict(lm="{gpt2}", test_path="", n_train=16, n_test=8, n_nodes=10, in_degree=1.2, min_steps=2, max_steps=3,
+                   max_latent_stage=2, epochs_per_stage=1, batch=8, max_new_tokens=16, probe_n=4),
 }
 
 def rehearsal_params(name: str, mirrors: dict) -> dict:

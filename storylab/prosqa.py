@@ -14,9 +14,10 @@ import numpy as np
 from .core import atomic_write
 
 # %% auto #0
-__all__ = ['NAMES', 'CONCEPTS', 'FIELDS', 'fact', 'parse_fact', 'ProsQAConfig', 'random_dag', 'distances', 'shortest_paths',
-           'make_problem', 'generate', 'ProsQAError', 'check_problem', 'load_prosqa', 'write_prosqa', 'problem_stats',
-           'reachable', 'unreachable', 'frontier', 'main']
+__all__ = ['NAMES', 'CONCEPTS', 'FIELDS', 'PROSQA_MODES', 'fact', 'parse_fact', 'ProsQAConfig', 'random_dag', 'distances',
+           'shortest_paths', 'make_problem', 'generate', 'ProsQAError', 'check_problem', 'load_prosqa', 'write_prosqa',
+           'problem_stats', 'reachable', 'unreachable', 'frontier', 'final_concept', 'answer_checks',
+           'build_prosqa_model', 'load_splits', 'concept_tokens', 'thought_shares', 'main']
 
 # %% ../nbs/16_prosqa.ipynb #9d3013b9
 NAMES = ("Alex", "Bob", "Carol", "Davis", "Eva", "Fae", "Gabriel", "Jack", "Max", "Oliver", "Polly", "Rex",
@@ -225,6 +226,85 @@ def frontier(p: dict, k: int) -> set[int]:
     "Indices of the nodes exactly `k` facts from the root along a shortest path: a breadth-first search's k-th layer."
     if k < 1: raise ValueError(f"frontier: k must be at least 1, got {k}")
     return {i for i, d in distances(len(p["idx_to_symbol"]), p["edges"], p["root"]).items() if d == k}
+
+# %% ../nbs/16_prosqa.ipynb #a6840ac0
+PROSQA_MODES = {"coconut": "coconut", "cot": "cot", "no_cot": "no_cot", "pause": "pause_tokens",
+                "no_curriculum": "no_curriculum", "pause_as_thought": "pause"}
+
+def final_concept(text: str) -> str:
+    "The paper's scoring: the last word of the answer sentence (after the last `###`), lower case, without its full stop."
+    from storylab.coconut import parse_answer
+    words = parse_answer(text).split()
+    return words[-1] if words else ""
+
+def answer_checks(p: dict, text: str) -> dict:
+    "What a generated answer gets right besides the concept: it names one of the two options; its written steps are a path."
+    written = [s.strip() + "." for s in text.rsplit("###", 1)[0].split(".") if s.strip()] if "###" in text else []
+    options = {p["idx_to_symbol"][p[k]].lower() for k in ("target", "neg_target")}
+    return {"names_option": final_concept(text) in options, "steps_written": len(written),
+            "valid_path": bool(written) and _steps_problem({**p, "steps": written}) is None}
+
+def build_prosqa_model(mode: str, train: list[dict], lm: str = "small", n_layer: int = 2, n_embd: int = 128,
+                       vocab_size: int = 500, seed: int = 0):
+    "(Coconut model of ProsQA `mode`, tokenizer): a hub/folder GPT-2 with its tokenizer, or a small GPT-2 and a BPE of `train`."
+    import torch
+    from storylab import backbones as bb, coconut as cc
+    torch.manual_seed(seed)
+    if lm != "small": tok, net = bb.load_tokenizer(lm), bb.load_gpt2(lm)
+    else:
+        tok = bb.train_bpe_tokenizer([q["question"] + " " + cc.target_text(q["steps"], q["answer"]) for q in train],
+                                     vocab_size=vocab_size, name="prosqa")
+        net = bb.small_gpt2(len(tok), n_layer=n_layer, n_embd=n_embd, n_head=max(1, n_embd // 32), n_positions=512)
+    return cc.build_model(tok, 0, PROSQA_MODES[mode], net), tok
+
+# %% ../nbs/16_prosqa.ipynb #28ec623e
+def load_splits(source: str = "generated", n_train: int = 1000, n_test: int = 200, seed: int = 0,
+                cfg: ProsQAConfig = ProsQAConfig(), test_path=None) -> tuple[list[dict], list[dict]]:
+    """(train, test) problems, each with a `story_id`. `source`: 'generated' (`n_train` problems of `cfg` from `seed`)
+    or a ProsQA file (its first `n_train`, 0 for all); test: the first `n_test` of `test_path` (0 for all), else generated."""
+    take = lambda xs, n: xs[:n] if n else xs
+    if source == "generated": train, tag = generate(n_train, seed, cfg), "gen"
+    else: train, tag = take(load_prosqa(source), n_train), Path(source).stem
+    if test_path: test, ttag = take(load_prosqa(test_path), n_test), Path(test_path).stem
+    else:
+        seen = {p["question"] for p in train}
+        test, ttag = [p for p in generate(n_test, seed + 1000, cfg) if p["question"] not in seen], "gen_test"
+    return ([dict(p, story_id=f"{tag}-{i:05d}") for i, p in enumerate(train)],
+            [dict(p, story_id=f"{ttag}-{i:05d}") for i, p in enumerate(test)])
+
+# %% ../nbs/16_prosqa.ipynb #26117ee6
+def concept_tokens(tokenizer, problem: dict) -> list[int]:
+    "Per node of `problem`, the first token of its name inside a sentence (` name`)."
+    return [tokenizer.encode(" " + s, add_special_tokens=False)[0] for s in problem["idx_to_symbol"]]
+
+def thought_shares(model, problems: list[dict], tokenizer, max_latent_stage: int, c_thought: int = 1,
+                   batch_size: int = 32) -> dict:
+    """The LM head's reading of each continuous thought at the last stage: {'reachable' | 'unreachable' | 'frontier'
+    (share of the probability on the problem's symbols, [problems × thoughts]), the same with '_uniform', 'mass'}."""
+    import torch
+    from storylab.coconut import encode_example, collate_examples
+    model.eval(); dev = next(model.parameters()).device
+    sets = ("reachable", "unreachable", "frontier"); out = {k: [] for k in (*sets, *(s + "_uniform" for s in sets), "mass")}
+    for i in range(0, len(problems), batch_size):
+        chunk = problems[i:i + batch_size]
+        items = [encode_example(p, None, tokenizer, model.ids, model.mode, max_latent_stage, c_thought, max_latent_stage) for p in chunk]
+        batch = {k: v.to(dev) for k, v in collate_examples(items, model.ids, with_target=False).items()}
+        with torch.no_grad():
+            _, _, thoughts = model.run(model.embed(batch), batch["attn"], batch["latent"])
+            probs = torch.softmax(model.lm.lm_head(torch.stack(thoughts, 1)).float(), -1).cpu().numpy()
+        for p, pr in zip(chunk, probs):
+            tok = concept_tokens(tokenizer, p)
+            shared = {tok[n] for n in reachable(p)} & {tok[n] for n in unreachable(p)}   # ambiguous: left out
+            ids = lambda nodes: sorted({tok[n] for n in nodes} - shared)
+            every = ids(reachable(p) | unreachable(p))
+            rows = {k: [] for k in out}
+            for j, pj in enumerate(pr):
+                node_sets = {"reachable": reachable(p), "unreachable": unreachable(p), "frontier": frontier(p, j // c_thought + 1)}
+                mass = pj[every].sum(); rows["mass"].append(mass)
+                for s, nodes in node_sets.items():
+                    rows[s].append(pj[ids(nodes)].sum() / mass); rows[s + "_uniform"].append(len(ids(nodes)) / len(every))
+            for k, v in rows.items(): out[k].append(v)
+    return {k: np.asarray(v, dtype=float) for k, v in out.items()}
 
 # %% ../nbs/16_prosqa.ipynb #2da4e8e5
 def main(argv=None):

@@ -139,3 +139,78 @@ def test_cli_writes_problems(tmp_path):
     with pytest.raises(SystemExit):
         main(["--n", "2", "--out", str(tmp_path / "x.json"), "--n-nodes", "100"])
     assert not (tmp_path / "x.json").exists()
+
+
+# ---- the `prosqa` experiment: Coconut and its baselines on ProsQA (smoke preset), resume mid-curriculum ----------------
+
+MODES = ["coconut", "cot", "no_cot", "pause", "no_curriculum", "pause_as_thought"]
+PAIRS = [("coconut", "cot"), ("coconut", "no_cot"), ("coconut", "pause"), ("cot", "no_cot")]
+VOLATILE = {"wall_s", "peak_rss_mb", "finished_at", "run_dir", "cpu_threads", "figures", "params"}
+
+
+@pytest.fixture(scope="module")
+def prosqa_home(tmp_path_factory):
+    "A STORYLAB_HOME with one smoke run of `prosqa` (`reports/runs/prosqa/smoke`), shared by the tests below."
+    from conftest import storylab
+    home = tmp_path_factory.mktemp("prosqa_home")
+    (REPO / "cache").mkdir(exist_ok=True); (home / "cache").symlink_to(REPO / "cache")
+    env = _env(home)
+    storylab("storylab-run", "prosqa", "--preset", "smoke", "--name", "smoke", env=env)
+    return home
+
+
+def _env(home, **extra):
+    return {**os.environ, "STORYLAB_HOME": str(home), "STORYLAB_EXPERIMENTS": str(REPO / "nbs" / "experiments"),
+            "TF_CPP_MIN_LOG_LEVEL": "2", **extra}
+
+
+def _run(home, name):
+    return home / "reports" / "runs" / "prosqa" / name
+
+
+def test_smoke_experiment_records_every_mode_and_the_paired_differences(prosqa_home):
+    run = _run(prosqa_home, "smoke")
+    rec = json.loads((run / "metrics.json").read_text())
+    m, n = rec["metrics"], int(rec["metrics"]["n_test"])
+    assert rec["experiment"] == "prosqa" and rec["headline"] == "accuracy_coconut"
+    for mode in MODES:
+        assert 0 <= m[f"accuracy_{mode}"] <= 1 and f"accuracy_{mode}" in rec["ci"]
+        latent = 1 if mode in ("coconut", "pause", "no_curriculum", "pause_as_thought") else 0   # smoke: 1 stage × 1 thought
+        assert m[f"tokens_{mode}"] - m[f"lang_tokens_{mode}"] == pytest.approx(latent), mode
+    comps = {(c["a"], c["b"]): c for c in rec["comparisons"]}
+    assert set(PAIRS) <= set(comps) and all((mode, "chance") in comps for mode in MODES)
+    for (a, b), c in comps.items():
+        assert c["metric"] == f"accuracy_{a}" and c["n"] == n and c["method"].startswith("paired bootstrap")
+        other = m[f"accuracy_{b}"] if b in MODES else 0.5
+        assert c["diff"] == pytest.approx(m[f"accuracy_{a}"] - other) and c["lo"] - 1e-9 <= c["diff"] <= c["hi"] + 1e-9
+    assert {f["file"] for f in rec["figures"]} >= {"accuracy_vs_stage.png", "accuracy_vs_tokens.png", "thought_search.png"}
+    assert "thought_reachable_share_coconut" in m and "real distribution" in rec["notes"]
+    assert load_prosqa(run / "test_prosqa.json")[0]["question"]          # the generated held-out set, as a ProsQA file
+    rows = [json.loads(line) for line in (run / "predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == n * len(MODES)
+    for r in rows:
+        assert {"id", "mode", "prediction", "answer", "gold"} <= set(r)
+        assert r["gold"] == r["references"][0].rstrip(".").split()[-1].lower()   # the answer sentence's final concept
+    for mode in MODES:
+        mine = [r for r in rows if r["mode"] == mode]
+        assert sum(r["answer"] == r["gold"] for r in mine) / n == pytest.approx(m[f"accuracy_{mode}"], abs=1e-12)
+
+
+def test_resume_mid_curriculum_ends_where_an_unbroken_run_ends(prosqa_home):
+    "Stop every mode after stage 0, resume: stage 0 is not trained again, and records and predictions equal the unbroken run."
+    from conftest import storylab
+    ref = json.loads((_run(prosqa_home, "smoke") / "metrics.json").read_text())
+    env = _env(prosqa_home, STORYLAB_THREADS=str(ref["cpu_threads"]), PYTHONHASHSEED="4242")
+    run = _run(prosqa_home, "r")
+    storylab("storylab-run", "prosqa", "--preset", "smoke", "-p", "stop_after_stage", "0", "--name", "r", env=env)
+    for mode in MODES:
+        assert (run / "checkpoints" / mode / "stage0" / "done.json").exists() and not (run / "checkpoints" / mode / "stage1").exists()
+    stopped = json.loads((run / "metrics.json").read_text())
+    assert "accuracy_coconut" not in stopped["metrics"] and not stopped["comparisons"] and not (run / "predictions.jsonl").exists()
+    storylab("storylab-run", "prosqa", "--preset", "smoke", "-p", "resume", "True", "--name", "r", env=env)
+    out = (run / "prosqa.ipynb").read_text()
+    for mode in MODES: assert f"{mode}: stages [(0, 'resumed'), (1, 'trained')]" in out
+    rec = json.loads((run / "metrics.json").read_text())
+    diff = {k for k in set(rec) | set(ref) if k not in VOLATILE and rec.get(k) != ref.get(k)}
+    assert not diff, {k: (rec.get(k), ref.get(k)) for k in diff}
+    assert (run / "predictions.jsonl").read_text() == (_run(prosqa_home, "smoke") / "predictions.jsonl").read_text()

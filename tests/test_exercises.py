@@ -21,7 +21,7 @@ import make_exercises as mx  # noqa: E402
 
 NBS = REPO / "nbs"
 SYSTEM_CHAPTERS = ("10_story_gan", "11_ae_gru", "12_keras_gen", "13_seq2seq", "14_pref_align", "15_coconut")
-PENDING = {"15_coconut": "chapter 15's exercises are still to be added: remove it from PENDING when they are"}
+PENDING: dict[str, str] = {}   # chapter stem → why its exercises are not there yet (an xfail)
 
 # Typical wrong answers: function → [(text of its reference solution, what a learner might write instead)]. Each must
 # make the check fail with an AssertionError. A replaced text that is no longer in the solution fails the test.
@@ -72,7 +72,7 @@ WRONG = {
     "nt_xent": [("(F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2", "F.cross_entropy(logits, target)"),
                 ("F.normalize(a, dim=-1) @ F.normalize(b, dim=-1).T", "a @ b.T"),
                 (" / temperature", "")],
-    # 15_coconut (the exercises proposed for it)
+    # 15_coconut
     "curriculum_layout": [("s = max_latent_stage if mode in ABLATIONS else min(stage, max_latent_stage)", "s = min(stage, max_latent_stage)"),
                           ("s * c_thought", "min(s, n_steps) * c_thought")],
     "naive_logits": [("emb = emb.clone(); emb[:, c] = h[:, -1]", "pass"),

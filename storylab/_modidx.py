@@ -148,6 +148,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'storylab.cli._run_in_subprocess': ('cli.html#_run_in_subprocess', 'storylab/cli.py'),
                               'storylab.cli._run_parser': ('cli.html#_run_parser', 'storylab/cli.py'),
                               'storylab.cli._system': ('cli.html#_system', 'storylab/cli.py'),
+                              'storylab.cli._system_comparisons': ('cli.html#_system_comparisons', 'storylab/cli.py'),
                               'storylab.cli._write_variation': ('cli.html#_write_variation', 'storylab/cli.py'),
                               'storylab.cli.colab_badge_source': ('cli.html#colab_badge_source', 'storylab/cli.py'),
                               'storylab.cli.colab_install_source': ('cli.html#colab_install_source', 'storylab/cli.py'),

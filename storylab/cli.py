@@ -211,12 +211,20 @@ def seeds_record(name: str, preset: str | None, overrides: dict, seeds: list, ru
             "headline": h, "values": values, "mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
             "comparisons": comps, "finished_at": datetime.now().isoformat(timespec="seconds")}
 
-def sweep_record(name: str, preset: str | None, grid: dict, jobs: list, recs: dict) -> dict:
-    "The sweep summary: each grid point's swept values, run name, headline value and interval."
+def _system_comparisons(rec: dict) -> list:
+    "A record's paired comparisons between two of its systems (modes), not against a baseline, with their verdicts."
+    return [{k: c[k] for k in ("metric", "a", "b", "diff", "lo", "hi")} | {"verdict": verdict(c)}
+            for c in rec.get("comparisons", []) if c["b"] not in rec.get("baselines", {})]
+
+def sweep_record(name: str, preset: str | None, grid: dict, jobs: list, recs: dict, overrides: dict | None = None) -> dict:
+    """The sweep summary: the parameters fixed for every run (`overrides`) and, per grid point, its swept values, run
+    name, headline value and interval, and its paired comparisons between systems."""
     h = next((r.get("headline") for r in recs.values() if r), None)
     runs = [{"params": {k: job[1][k] for k in grid}, "run": job[2], "value": (recs.get(job[2]) or {}).get("metrics", {}).get(h),
-             "ci": (recs.get(job[2]) or {}).get("ci", {}).get(h)} for job in jobs]
-    return {"experiment": name, "preset": preset, "grid": grid, "headline": h, "runs": runs,
+             "ci": (recs.get(job[2]) or {}).get("ci", {}).get(h), "comparisons": _system_comparisons(recs.get(job[2]) or {})}
+            for job in jobs]
+    return {"experiment": name, "preset": preset or next((r.get("preset") for r in recs.values() if r), None),
+            "overrides": overrides or {}, "grid": grid, "headline": h, "runs": runs,
             "finished_at": datetime.now().isoformat(timespec="seconds")}
 
 # %% ../nbs/08_cli.ipynb #9872cfa9
@@ -287,7 +295,7 @@ def run_main(argv=None):
         first = runs_dir(names[0], jobs[0][2]) / "metrics.json"   # rewritten last, so the report shows this run
         from storylab.core import atomic_write_json
         atomic_write_json(first, {**recs[jobs[0][2]], "seeds": {k: rec[k] for k in ("seeds", "headline", "values", "mean", "std")}})
-    if grid: print(f"wrote {_write_variation('sweeps', sweep_record(names[0], args.preset, grid, jobs, recs))}")
+    if grid: print(f"wrote {_write_variation('sweeps', sweep_record(names[0], args.preset, grid, jobs, recs, overrides))}")
     if args.rehearsal: print(f"wrote {rehearsal_record(jobs, failed, list(argv if argv is not None else sys.argv[1:]))}")
     if len(names) > 1 and not args.rehearsal:  # the report quotes the whole run's time, not just the sum of the experiments'
         from storylab.core import atomic_write_json, storylab_home

@@ -221,10 +221,15 @@ def _variation(report_dir: Path, assets: Path) -> list:
         md.append("\n## Sweeps\n")
         for r in sweeps:
             fig = sweep_figure(r, assets / "report" / f"sweep_{r['experiment']}.png")
-            md += [f"### {r['experiment']} (preset `{r['preset']}`)\n",
+            fixed = ", ".join(f"`{k}={v}`" for k, v in r.get("overrides", {}).items())
+            md += [f"### {r['experiment']} (preset `{r['preset']}`{', with ' + fixed if fixed else ''})\n",
                    _table([{**x["params"], r["headline"]: x.get("value"), "95% interval": _ci(x.get("ci")).strip() or "–",
                             "run": x["run"]} for x in r["runs"]]),
                    _copy_figure(fig, fig, report_dir, f"{r['headline']} against each swept parameter, with item-level 95% intervals.")]
+            comps = [{**x["params"], "a − b": f"{c['a']} − {c['b']}", "metric": c["metric"],
+                      "difference [paired 95%]": f"{c['diff']:+.4g} [{c['lo']:+.3g}, {c['hi']:+.3g}]",
+                      "verdict": c["verdict"]} for x in r["runs"] for c in x.get("comparisons", [])]
+            if comps: md += ["Paired comparisons between the systems at each setting, on that run's held-out items:\n", _table(comps)]
     return md
 
 def build_report(home=None, html: bool = True) -> Path:

@@ -39,7 +39,7 @@ test: venv
 	if [ "$$before" != "$$after" ]; then echo "nbdev-export/nbdev-clean changed files: run them and commit the result"; \
 		git status --short -- nbs storylab README.md; exit 1; fi
 	$(BIN)/nbdev-test --n-workers 2
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q -n 2 --dist loadfile tests
 
 # every experiment's gpu preset on local mirrors of the hub, sizes cut down, on this machine (chapter 09)
 gpu-rehearsal: venv

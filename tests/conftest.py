@@ -10,6 +10,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if os.environ.get("PYTEST_XDIST_WORKER"):   # two workers share the cores: one thread per process, as `--jobs 2` gives
+    os.environ.setdefault("STORYLAB_THREADS", "1")
 
 
 @pytest.fixture
@@ -31,19 +33,26 @@ def storylab(cmd, *args, check=True, timeout=900, **kw):
     return res
 
 
-def _session_home(tmp_path_factory, name):
-    home = tmp_path_factory.mktemp(name)
-    (REPO / "cache").mkdir(exist_ok=True)
-    (home / "cache").symlink_to(REPO / "cache")
-    return home
-
-
 @pytest.fixture(scope="session")
 def smoke_home(tmp_path_factory):
     """One STORYLAB_HOME holding a smoke run of every experiment (`storylab-run all --preset smoke --jobs 2`, run once
     per test session): tests that only read a smoke run's records share it instead of running their own.
-    Each run is `reports/runs/NAME/smoke/`."""
-    home = _session_home(tmp_path_factory, "smoke_home")
+    Each run is `reports/runs/NAME/smoke/`. Under pytest-xdist (`make test` runs two workers) the first worker that
+    asks builds it in the session's common temporary folder, under a file lock, and the other one waits for it."""
+    from filelock import FileLock
+    if not os.environ.get("PYTEST_XDIST_WORKER"): return _smoke_home(tmp_path_factory.mktemp("smoke_home"))
+    root = tmp_path_factory.getbasetemp().parent   # shared by the workers of one session
+    with FileLock(str(root / "smoke_home.lock")):
+        home = root / "smoke_home"
+        if not (home / ".built").exists():
+            shutil.rmtree(home, ignore_errors=True); home.mkdir()
+            _smoke_home(home); (home / ".built").touch()
+    return home
+
+
+def _smoke_home(home: Path) -> Path:
+    (REPO / "cache").mkdir(exist_ok=True)
+    (home / "cache").symlink_to(REPO / "cache")
     env = {**os.environ, "STORYLAB_HOME": str(home), "STORYLAB_EXPERIMENTS": str(REPO / "nbs" / "experiments")}
     storylab("storylab-run", "all", "--preset", "smoke", "--jobs", "2", "--name", "smoke", timeout=1800, env=env)
     return home

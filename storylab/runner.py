@@ -16,8 +16,8 @@ from .core import _find_checkout, storylab_home, runs_dir, seed_everything, atom
 # %% auto #0
 __all__ = ['PRESET_NAMES', 'ParameterError', 'packaged_experiments', 'experiments_dir', 'list_experiments', 'experiment_path',
            'parse_parameters_cell', 'literal', 'notebook_spec', 'parse_value', 'describe_parameters',
-           'resolve_parameters', 'infer_annotation', 'annotate_parameters_cell', 'Params', 'is_main_process',
-           'Experiment']
+           'resolve_parameters', 'infer_annotation', 'annotate_parameters_cell', 'injected_names', 'explicit_names',
+           'Params', 'is_main_process', 'Experiment']
 
 # %% ../nbs/06_runner.ipynb #8b661885
 PRESET_NAMES = ("smoke", "cpu", "gpu")
@@ -167,7 +167,8 @@ def describe_parameters(params: dict, presets: dict) -> str:
                      for n, d in params.items())
 
 def resolve_parameters(params: dict, presets: dict, overrides: dict | None = None, preset: str | None = None) -> dict:
-    "Defaults ← preset ← overrides, validated. Raises `ParameterError` listing the valid parameters."
+    """The parameters cell's values ← the preset's values ← `overrides` (the names set explicitly; `None` there counts
+    as not set), validated. Raises `ParameterError` listing the valid parameters, or presets."""
     overrides = dict(overrides or {})
     if preset is not None: overrides["preset"] = preset
     unknown = [k for k in overrides if k not in params]
@@ -182,8 +183,7 @@ def resolve_parameters(params: dict, presets: dict, overrides: dict | None = Non
             v = overrides[k] = str(v)   # `-p stage 1`: YAML reads a number where the parameter is text
         if not _type_ok(v, t): raise ParameterError(f"parameter {k} must be {_type_label(t)}, got {v!r} ({type(v).__name__}){valid}")
     out = {k: d["default"] for k, d in params.items()}
-    for k, v in presets.get(preset, {}).items():
-        if k in out and out[k] is None: out[k] = v
+    out.update({k: v for k, v in presets.get(preset, {}).items() if k in out})
     out.update({k: v for k, v in overrides.items() if v is not None})
     return out
 
@@ -247,6 +247,30 @@ def annotate_parameters_cell(src: str, presets: dict, types: dict | None = None)
         out = "from typing import Optional\n" + out
     return out
 
+# %% ../nbs/06_runner.ipynb #e0b6c3f8
+def injected_names(namespace: dict) -> set | None:
+    """The names papermill's injected cell (first line `# Parameters`) assigned, read from the kernel's input history
+    `In` in `namespace` (a notebook's `globals()`): the last such cell's; an empty set if none ran; None outside a kernel."""
+    history = namespace.get("In")
+    if not isinstance(history, list): return None
+    for cell in reversed(history):
+        if not (isinstance(cell, str) and cell.lstrip().startswith("# Parameters")): continue
+        try: body = ast.parse(cell).body
+        except SyntaxError: continue
+        targets = [t for n in body for t in (n.targets if isinstance(n, ast.Assign) else [getattr(n, "target", None)])]
+        return {t.id for t in targets if isinstance(t, ast.Name)}
+    return set()
+
+def explicit_names(namespace: dict, spec: dict) -> list[str]:
+    """The parameters of `spec` (`notebook_spec`) set explicitly in `namespace`: in a kernel, those papermill injected
+    and those whose value differs from the parameters cell's; outside one, all of them when `run_dir` is set
+    (`storylab-launch` assigns every resolved parameter), else those whose value differs."""
+    present = [k for k in spec if k in namespace]
+    injected = injected_names(namespace)
+    if injected is None and namespace.get("run_dir"): return present
+    differs = lambda k: type(namespace[k]) is not type(spec[k]["default"]) or namespace[k] != spec[k]["default"]
+    return [k for k in present if k in (injected or ()) or differs(k)]
+
 # %% ../nbs/06_runner.ipynb #e565dfe7
 class Params(dict):
     "A dict whose keys are also attributes: `p.epochs`."
@@ -264,10 +288,10 @@ class Experiment:
         self.name, self.t0 = name, time.time()
         presets = presets if presets is not None else namespace.get("PRESETS", {})
         try: spec, _ = notebook_spec(experiment_path(name))
-        except ParameterError:  # the notebook is not in a checkout (e.g. Colab): trust the namespace
+        except ParameterError:  # the notebook is not in a checkout (e.g. Colab): its namespace gives the defaults
             names = {"preset", "seed", "run_dir"} | {k for p in presets.values() for k in p}
             spec = {k: {"default": namespace.get(k), "help": "", "type": None} for k in names if k in namespace}
-        given = {k: namespace[k] for k in spec if k in namespace}
+        given = {k: namespace[k] for k in explicit_names(namespace, spec)}
         self.params = Params(resolve_parameters(spec, presets, given))
         self.preset = self.params.get("preset", "cpu")
         seed_everything(self.params.get("seed", 0))

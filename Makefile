@@ -31,6 +31,7 @@ report: venv
 	$(BIN)/storylab-run all --preset cpu --jobs 2
 	$(BIN)/python bench/run_all.py
 	$(BIN)/storylab-report
+	$(BIN)/storylab-readme   # README quotes the report's time: regenerated with it, so both are committed together
 
 test: venv
 	@before=$$(git diff -- nbs storylab README.md | sha1sum; git status --porcelain -- nbs storylab README.md); \
@@ -39,7 +40,7 @@ test: venv
 	if [ "$$before" != "$$after" ]; then echo "nbdev-export/nbdev-clean changed files: run them and commit the result"; \
 		git status --short -- nbs storylab README.md; exit 1; fi
 	$(BIN)/nbdev-test --n-workers 2
-	$(BIN)/pytest -q -n 2 --dist loadfile tests
+	$(BIN)/pytest -q -n 2 --dist loadfile --durations 15 tests
 
 # every experiment's gpu preset on local mirrors of the hub, sizes cut down, on this machine (chapter 09)
 gpu-rehearsal: venv

@@ -477,6 +477,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'storylab.report._copy_figure': ('report.html#_copy_figure', 'storylab/report.py'),
                                  'storylab.report._fmt': ('report.html#_fmt', 'storylab/report.py'),
                                  'storylab.report._mean_std': ('report.html#_mean_std', 'storylab/report.py'),
+                                 'storylab.report._paired': ('report.html#_paired', 'storylab/report.py'),
                                  'storylab.report._records': ('report.html#_records', 'storylab/report.py'),
                                  'storylab.report._summary': ('report.html#_summary', 'storylab/report.py'),
                                  'storylab.report._table': ('report.html#_table', 'storylab/report.py'),

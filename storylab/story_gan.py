@@ -413,12 +413,12 @@ def load_model(path, map_location="cpu") -> tuple[StoryGAN, dict]:
 # %% ../nbs/10_story_gan.ipynb #c91c990a
 def load_encoders(image_encoder: str = "storyclip", text_encoder: str = "minilm", storyclip_preset: str = "cpu", clip_id: str | None = None):
     "The frozen (image, text) encoders; they must share one embedding space (storyclip+minilm, or clip+clip from `clip_id`)."
-    from storylab.backbones import CLIP_HUB_ID, ImageEncoder
+    from storylab.backbones import ImageEncoder
     paired = ImageEncoder.PAIRED_TEXT.get(image_encoder)
     if paired is None or paired != text_encoder:
         raise ValueError(f"image_encoder={image_encoder!r} and text_encoder={text_encoder!r} do not share an embedding space; "
                          f"use one of {sorted(ImageEncoder.PAIRED_TEXT.items())}")
-    enc = ImageEncoder(image_encoder, preset=storyclip_preset, progress=False, hub_id=clip_id or CLIP_HUB_ID)
+    enc = ImageEncoder(image_encoder, preset=storyclip_preset, progress=False, hub_id=clip_id)
     return enc, enc.text_encoder
 
 def story_splits(source: str = "storyworld", n_stories: int = 200, seed: int = 0, image_size: int = 64, k: int = 3,

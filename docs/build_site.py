@@ -13,7 +13,9 @@
 The staging is hand-written because Sphinx reads one source folder, and the site's sources are spread over `nbs/`
 (without outputs), the untracked `reports/runs/`, `reports/` and `assets/`.
 
-Usage: `python docs/build_site.py [--out _site] [--runs DIR] [--workers 2] [--chapters GLOB] [--force]`.
+Usage: `python docs/build_site.py [--out _site] [--runs DIR] [--workers 2] [--chapters GLOB] [--force] [--execute-only]`.
+`make test` runs `--execute-only --force` in place of `nbdev-test` on the chapters: each chapter runs once per test
+session, and the site build of `tests/test_docs.py` takes the executed copies from the cache.
 """
 from __future__ import annotations
 import argparse, hashlib, json, os, re, shutil, subprocess, sys, time
@@ -259,6 +261,9 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2, help="chapters executed in parallel (default 2)")
     ap.add_argument("--chapters", default=None, help="comma-separated globs of chapter names to include (default all)")
     ap.add_argument("--force", action="store_true", help="execute every chapter again, ignoring the cache")
+    ap.add_argument("--execute-only", action="store_true",
+                    help="only execute (and cache) the chapters; exit 1 if one fails (`make test` runs them this way, "
+                         "so its site build takes them from the cache)")
     a = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1"); os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -273,6 +278,10 @@ def main(argv=None) -> int:
     for name, ok, secs, err in results:
         print(f"docs:   {name}: {'cached' if err == 'cached' else ('%.0f s' % secs)}{'' if ok else '  FAILED'}")
         if not ok: print(err[-4000:], file=sys.stderr)
+    if a.execute_only:
+        failed = [n for n, ok, _, _ in results if not ok]
+        print(f"docs: {len(results)} chapter(s) executed in {t1 - t0:.0f} s" + (f"; failed: {', '.join(failed)}" if failed else ""))
+        return 1 if failed else 0
     exps = build_experiments(stage, runs)
     build_pages(stage, sorted(p.stem for p in (stage / "chapters").glob("*.ipynb")), exps)
     print(f"docs: {len(results)} chapter(s) in {t1 - t0:.0f} s; experiments from {runs}: {', '.join(exps) or 'none'}",

@@ -8,7 +8,7 @@ import ast, io, json, os, platform, re, sys, time
 from datetime import datetime
 from pathlib import Path
 
-import nbformat, yaml
+import yaml   # nbformat is not imported: reading it (and jsonschema) costs a second in every kernel
 
 import storylab
 from .core import _find_checkout, storylab_home, runs_dir, seed_everything, atomic_write, atomic_write_json, peak_rss_mb
@@ -51,8 +51,8 @@ def experiment_path(name: str) -> Path:
     return p
 
 def _tagged_source(nb, tag: str) -> str | None:
-    for c in nb.cells:
-        if c.cell_type == "code" and tag in c.get("metadata", {}).get("tags", []): return c.source
+    for c in nb["cells"]:
+        if c["cell_type"] == "code" and tag in c.get("metadata", {}).get("tags", []): return "".join(c["source"])
     return None
 
 def parse_parameters_cell(src: str) -> dict:
@@ -81,7 +81,7 @@ def literal(node):
 
 def notebook_spec(path) -> tuple[dict, dict]:
     "The (parameters, PRESETS) of an experiment notebook, read without executing it."
-    nb = nbformat.read(str(path), as_version=4)
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))   # the cells as stored (a list of lines or one string)
     src = _tagged_source(nb, "parameters")
     if src is None: raise ParameterError(f"{path} has no cell tagged 'parameters'")
     # papermill's own reader skips a line with a second '=' (in its comment, say) and then refuses that parameter

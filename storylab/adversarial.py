@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from torch import nn
-from .story_gan import StoryGAN, generator_loss, ids_mask, decode_captions, eval_mode, _stack
+from .story_gan import StoryGAN, generator_loss, ids_mask, decode_captions, eval_mode, stack_field
 from .train import Phase
 
 # %% auto #0
@@ -69,8 +69,8 @@ def discriminator_accuracy(model: StoryGAN, samples: list[dict], fakes: list[str
     with eval_mode(model):
         for a in range(0, len(samples), batch_size):
             b = samples[a:a + batch_size]
-            ci, ct = _stack(b, "ctx_img", device), _stack(b, "ctx_txt", device)
-            hits += float((model.disc(ci, ct, _stack(b, "tgt_sents", device), _stack(b, "tgt_sents_mask", device)) > 0).sum())
+            ci, ct = stack_field(b, "ctx_img", device), stack_field(b, "ctx_txt", device)
+            hits += float((model.disc(ci, ct, stack_field(b, "tgt_sents", device), stack_field(b, "tgt_sents_mask", device)) > 0).sum())
             hits += float((model.disc(ci, ct, fake[a:a + batch_size], fmask[a:a + batch_size]) < 0).sum())
     return hits / max(2 * len(samples), 1)
 

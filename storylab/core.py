@@ -11,13 +11,14 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['THREAD_VARS', 'storylab_home', 'cache_dir', 'runs_dir', 'seed_everything', 'rng_state', 'set_rng_state', 'get_device',
-           'cpu_threads', 'set_cpu_threads', 'atomic_write', 'atomic_write_json', 'config_hash', 'CheckpointError',
-           'ConfigMismatchError', 'config_diff', 'save_checkpoint', 'load_checkpoint', 'NonFiniteLossError', 'NaNGuard',
-           'peak_rss_mb']
+__all__ = ['THREAD_VARS', 'find_checkout', 'storylab_home', 'cache_dir', 'runs_dir', 'seed_everything', 'rng_state',
+           'set_rng_state', 'get_device', 'cpu_threads', 'set_cpu_threads', 'atomic_write', 'atomic_write_json',
+           'config_hash', 'CheckpointError', 'ConfigMismatchError', 'config_diff', 'save_checkpoint', 'load_checkpoint',
+           'NonFiniteLossError', 'NaNGuard', 'peak_rss_mb']
 
 # %% ../nbs/00_core.ipynb #e5383a9a
-def _find_checkout(start: Path) -> Path | None:
+def find_checkout(start: Path) -> Path | None:
+    "The nearest folder at or above `start` holding storylab's own pyproject.toml, or None."
     for d in [start, *start.parents]:
         pp = d / "pyproject.toml"
         if pp.exists() and 'name = "storylab"' in pp.read_text(errors="ignore"): return d
@@ -29,7 +30,7 @@ def storylab_home() -> Path:
     env = os.environ.get("STORYLAB_HOME")
     if env: return Path(env).expanduser().resolve()
     cwd = Path.cwd().resolve()
-    if (checkout := _find_checkout(cwd)): return checkout
+    if (checkout := find_checkout(cwd)): return checkout
     os.environ["STORYLAB_HOME"] = str(cwd)
     return cwd
 

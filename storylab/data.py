@@ -11,7 +11,7 @@ import numpy as np
 import datasets
 from datasets import Dataset
 
-from .storyworld import STORYREASONING_FEATURES, decode_images, load_storyworld, story_arrays, _raw, _quiet
+from .storyworld import STORYREASONING_FEATURES, decode_images, load_storyworld, story_arrays, raw_records, quiet_datasets
 
 # %% auto #0
 __all__ = ['HUB_ID', 'SPLITS', 'StoryFormatError', 'strip_tags', 'parse_story', 'parse_cot', 'validate_story', 'split_stories',
@@ -126,7 +126,7 @@ def kplus1(stories, k: int, size: int | None = None) -> list[dict]:
     'context_images' (k×H×W×3 uint8), 'context_captions', 'target_image' (H×W×3 uint8), 'target_caption'}."""
     if k < 1: raise ValueError(f"k must be at least 1, got {k}")
     out = []
-    for r in _raw(stories):
+    for r in raw_records(stories):
         captions = parse_story(r["story"], r.get("story_id"))
         images = decode_images(r["images"], size)
         if len(images) != len(captions):
@@ -174,7 +174,7 @@ def _load_local(path, split: str | None) -> tuple[Dataset, bool]:
     pre_split = bool(chosen); files = chosen or files
     if files[0].suffix == ".arrow": ds = datasets.concatenate_datasets([Dataset.from_file(str(q)) for q in files])
     else:
-        with _quiet(): ds = Dataset.from_parquet([str(q) for q in files])
+        with quiet_datasets(): ds = Dataset.from_parquet([str(q) for q in files])
     return ds, pre_split
 
 def load_stories(source: str = "storyworld", split: str | None = "train", n_stories: int = 200, seed: int = 0,
@@ -192,7 +192,7 @@ def load_stories(source: str = "storyworld", split: str | None = "train", n_stor
     ds = _check_columns(ds, source)
     if split is not None and not pre_split: ds = split_stories(ds, fractions, seed)[split]
     if validate:
-        for r in _raw(ds): validate_story(r)
+        for r in raw_records(ds): validate_story(r)
     return ds
 
 def stories_frames(ds, size: int | None = None) -> np.ndarray:

@@ -355,8 +355,8 @@ def storyclip_feature_map(tower, images: np.ndarray, batch_size: int = 256) -> n
 @torch.no_grad()
 def clip_patch_tokens(images: np.ndarray, hub_id: str | None = None, batch_size: int = 64) -> np.ndarray:
     "CLIP ViT's final-layer tokens (class + patches, after post_layernorm) of uint8 N×H×W×3 frames: float32 N×T×D."
-    from storylab.backbones import _clip
-    model, _, processor = _clip(hub_id)
+    from storylab.backbones import load_clip
+    model, _, processor = load_clip(hub_id)
     vm, out = model.vision_model, []
     for i in range(0, len(images), batch_size):
         pix = processor(images=list(images[i:i + batch_size]), return_tensors="pt")["pixel_values"].to(model.device)

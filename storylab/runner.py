@@ -11,11 +11,11 @@ from pathlib import Path
 import yaml   # nbformat is not imported: reading it (and jsonschema) costs a second in every kernel
 
 import storylab
-from .core import _find_checkout, storylab_home, runs_dir, seed_everything, atomic_write, atomic_write_json, peak_rss_mb
+from .core import find_checkout, storylab_home, runs_dir, seed_everything, atomic_write, atomic_write_json, peak_rss_mb
 
 # %% auto #0
 __all__ = ['PRESET_NAMES', 'ParameterError', 'packaged_experiments', 'experiments_dir', 'list_experiments', 'experiment_path',
-           'parse_parameters_cell', 'literal', 'notebook_spec', 'parse_value', 'describe_parameters',
+           'tagged_source', 'parse_parameters_cell', 'literal', 'notebook_spec', 'parse_value', 'describe_parameters',
            'resolve_parameters', 'infer_annotation', 'annotate_parameters_cell', 'injected_names', 'explicit_names',
            'Params', 'is_main_process', 'Experiment']
 
@@ -30,7 +30,7 @@ def packaged_experiments() -> Path:
     `nbs/experiments` of the checkout an editable install points to."""
     pkg = Path(storylab.__file__).resolve().parent
     if (pkg / "experiments").is_dir(): return pkg / "experiments"
-    return (_find_checkout(pkg) or pkg) / "nbs" / "experiments"
+    return (find_checkout(pkg) or pkg) / "nbs" / "experiments"
 
 def experiments_dir() -> Path:
     "Where experiment notebooks live: `$STORYLAB_EXPERIMENTS`, else `nbs/experiments` of the home, else the packaged ones."
@@ -50,7 +50,8 @@ def experiment_path(name: str) -> Path:
         raise ParameterError(f"no experiment {name!r} in {experiments_dir()}; known: {', '.join(list_experiments()) or 'none'}")
     return p
 
-def _tagged_source(nb, tag: str) -> str | None:
+def tagged_source(nb, tag: str) -> str | None:
+    "The source of the first code cell tagged `tag` in notebook `nb` (its JSON as a dict), or None."
     for c in nb["cells"]:
         if c["cell_type"] == "code" and tag in c.get("metadata", {}).get("tags", []): return "".join(c["source"])
     return None
@@ -82,13 +83,13 @@ def literal(node):
 def notebook_spec(path) -> tuple[dict, dict]:
     "The (parameters, PRESETS) of an experiment notebook, read without executing it."
     nb = json.loads(Path(path).read_text(encoding="utf-8"))   # the cells as stored (a list of lines or one string)
-    src = _tagged_source(nb, "parameters")
+    src = tagged_source(nb, "parameters")
     if src is None: raise ParameterError(f"{path} has no cell tagged 'parameters'")
     # papermill's own reader skips a line with a second '=' (in its comment, say) and then refuses that parameter
     unreadable = [l for l in src.splitlines() if l.count("=") > 1 and not l.strip().startswith("#")]
     if unreadable: raise ParameterError(f"{path}: papermill cannot read {unreadable}: one '=' per parameter line, none in its comment")
     params = parse_parameters_cell(src)
-    psrc = _tagged_source(nb, "presets")
+    psrc = tagged_source(nb, "presets")
     presets = {}
     if psrc is not None:
         node = ast.parse(psrc).body[0]

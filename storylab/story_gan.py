@@ -21,8 +21,8 @@ from .backbones import NTXent, small_gpt2
 # %% auto #0
 __all__ = ['GANConfig', 'ContextEncoder', 'CopyHead', 'StoryGAN', 'eval_mode', 'ids_mask', 'decode_captions', 'lm_loss', 'trim',
            'generator_loss', 'story_embeddings', 'windows', 'caption_ids', 'context_ids', 'training_items', 'copy_last',
-           'retrieval', 'generate_captions', 'repeats_ngram', 'score_captions', 'headline_cis', 'build_model',
-           'save_model', 'load_model', 'load_encoders', 'story_splits', 'make_decoder', 'evaluate',
+           'retrieval', 'stack_field', 'generate_captions', 'repeats_ngram', 'score_captions', 'headline_cis',
+           'build_model', 'save_model', 'load_model', 'load_encoders', 'story_splits', 'make_decoder', 'evaluate',
            'evaluate_checkpoint']
 
 # %% ../nbs/10_story_gan.ipynb #2ae606af
@@ -269,12 +269,12 @@ def generator_loss(model: StoryGAN, batch: dict, pr: dict | None = None) -> dict
 from .core import save_checkpoint, load_checkpoint
 from .backbones import cached_encode
 from .data import parse_story, StoryFormatError
-from .storyworld import story_arrays, _raw
+from .storyworld import story_arrays, raw_records
 
 def story_embeddings(stories, image_encoder, text_encoder, image_size: int | None = None) -> list[dict]:
     """Per story {'story_id', 'captions', 'img' n×D, 'txt' n×D}: frozen-encoder embeddings of every frame,
     computed once and cached on disk by (encoder, stories) with `storylab.backbones.cached_encode`."""
-    records = list(_raw(stories))
+    records = list(raw_records(stories))
     captions = [parse_story(r["story"], r["story_id"]) for r in records]
     frames = story_arrays(records, image_size)
     for r, f, c in zip(records, frames, captions):
@@ -343,7 +343,8 @@ def retrieval(train: list[dict], samples: list[dict]) -> list[str]:
 def _batches(items, size):
     for i in range(0, len(items), size): yield items[i:i + size]
 
-def _stack(samples, key, device):
+def stack_field(samples, key, device):
+    "Field `key` of every sample stacked into one float32 tensor on `device`."
     return torch.from_numpy(np.stack([np.asarray(s[key], np.float32) for s in samples])).to(device)
 
 @torch.no_grad()
@@ -354,7 +355,7 @@ def generate_captions(model: StoryGAN, samples: list[dict], tokenizer, method: s
     out = []
     with eval_mode(model):
         for b in _batches(samples, batch_size):
-            batch = dict(ctx_img=_stack(b, "ctx_img", device), ctx_txt=_stack(b, "ctx_txt", device))
+            batch = dict(ctx_img=stack_field(b, "ctx_img", device), ctx_txt=stack_field(b, "ctx_txt", device))
             if model.cfg.ctx_len:
                 cids, cmask = zip(*[context_ids(tokenizer, s["context_captions"], model.cfg.ctx_len) for s in b])
                 batch.update(ctx_tokens=torch.tensor(cids, device=device), ctx_mask=torch.tensor(cmask, device=device))

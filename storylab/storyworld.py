@@ -22,9 +22,10 @@ __all__ = ['GENERATOR_VERSION', 'NAMES', 'COLOURS', 'CHARACTER_COLOURS', 'SHAPES
            'KIND_FUNCTION', 'STORYREASONING_FEATURES', 'VISIBLE', 'CHARACTER_HEADERS', 'OBJECT_HEADERS',
            'SETTING_HEADERS', 'NARRATIVE_HEADERS', 'PHASES', 'VAGUE_CAPTIONS', 'where', 'position_of', 'shape_mask',
            'background', 'frame_text', 'parse_caption', 'frame_attributes', 'caption_attributes', 'align_characters',
-           'attribute_scores', 'tagged_frame', 'story_frames', 'story_world', 'generate', 'load_storyworld',
-           'decode_images', 'story_arrays', 'caption_pairs', 'hallucinate', 'preference_pairs', 'questions',
-           'save_questions_json', 'load_questions_json', 'caption_grammar', 'grammatical']
+           'attribute_scores', 'tagged_frame', 'story_frames', 'story_world', 'generate', 'quiet_datasets',
+           'load_storyworld', 'decode_images', 'raw_records', 'story_arrays', 'caption_pairs', 'hallucinate',
+           'preference_pairs', 'questions', 'save_questions_json', 'load_questions_json', 'caption_grammar',
+           'grammatical']
 
 # %% ../nbs/01_storyworld.ipynb #63a55439
 GENERATOR_VERSION = 1
@@ -436,7 +437,7 @@ def generate(n_stories: int, seed: int = 0, image_size: int = 64, min_frames: in
 
 # %% ../nbs/01_storyworld.ipynb #efbb2a1c
 @contextmanager
-def _quiet():
+def quiet_datasets():
     "Hide `datasets` progress bars for a moment (restoring the caller's choice)."
     was = not datasets.are_progress_bars_disabled(); datasets.disable_progress_bars()
     try: yield
@@ -452,7 +453,7 @@ def load_storyworld(n_stories: int, seed: int = 0, image_size: int = 64, min_fra
         tmp = root / f".tmp-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         ds = generate(**{k: v for k, v in cfg.items() if k != "version"})
-        with _quiet(): ds.save_to_disk(str(tmp))
+        with quiet_datasets(): ds.save_to_disk(str(tmp))
         (tmp / "storyworld_config.json").write_text(json.dumps(cfg, indent=2))
         try: os.rename(tmp, target)
         except OSError: shutil.rmtree(tmp, ignore_errors=True)  # another process finished first: use its copy
@@ -470,21 +471,21 @@ def decode_images(images, size: int | None = None) -> np.ndarray:
     "A list of images (PIL, `{'bytes','path'}` dicts or arrays) → n×H×W×3 uint8 array."
     return np.stack([_decode(im, size) for im in images])
 
-def _raw(ds, batch_size: int = 64):
+def raw_records(ds, batch_size: int = 64):
     "Records of a Dataset with images left as `{'bytes', 'path'}` (no PIL decoding); lists of dicts pass through."
     if not isinstance(ds, Dataset): yield from ds; return
     for batch in ds.with_format("arrow").iter(batch_size=batch_size): yield from batch.to_pylist()
 
 def story_arrays(ds, size: int | None = None) -> list[np.ndarray]:
     "Every story's frames as one n×H×W×3 uint8 array each (decoded once)."
-    return [decode_images(r["images"], size) for r in _raw(ds)]
+    return [decode_images(r["images"], size) for r in raw_records(ds)]
 
 # %% ../nbs/01_storyworld.ipynb #18fb4085
 def caption_pairs(ds, size: int | None = None) -> list[dict]:
     """Per frame: {'story_id', 'frame' (0-based), 'image' (H×W×3 uint8), 'caption', 'attributes'}.
     Returns a list of dicts (attributes are dicts whose keys differ per frame, which Arrow stores badly)."""
     out = []
-    for r in _raw(ds):
+    for r in raw_records(ds):
         frames, images = story_frames(r["story"]), decode_images(r["images"], size)
         if len(frames) != len(images):
             raise ValueError(f"story {r['story_id']!r}: {len(images)} images but {len(frames)} <gdi> sections")
@@ -521,7 +522,7 @@ def preference_pairs(ds, seed: int = 0, vague_share: float = 0.5, size: int | No
     """Per frame: {'story_id', 'frame', 'image', 'chosen', 'rejected', 'error_kind' ('vague'|'hallucination'),
     'attributes'}; a list of dicts, deterministic for `seed`."""
     rng = np.random.default_rng(seed); out = []
-    for r in _raw(ds):
+    for r in raw_records(ds):
         images = decode_images(r["images"], size)
         for t, (fr, img) in enumerate(zip(story_frames(r["story"]), images)):
             chosen = frame_text(fr)
@@ -576,7 +577,7 @@ def questions(ds, seed: int = 0, per_story: int = 2, size: int | None = None) ->
     """Up to `per_story` multiple-choice questions per story needing several frames:
     {'story_id', 'images', 'question', 'choices' (4), 'steps', 'answer' (index)}; deterministic for `seed`."""
     rng = np.random.default_rng(seed); out = []
-    for r in _raw(ds):
+    for r in raw_records(ds):
         cands = _story_questions(story_frames(r["story"]))
         if not cands: continue
         images = decode_images(r["images"], size)

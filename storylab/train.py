@@ -12,13 +12,14 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 from torch.utils.data import default_collate
+from accelerate.utils import send_to_device   # moves every tensor of a nested batch (dicts, lists, tuples)
 from tqdm.auto import tqdm
 
 from .core import (NaNGuard, rng_state, set_rng_state, save_checkpoint, load_checkpoint,
                            get_device, CheckpointError)
 
 # %% auto #0
-__all__ = ['Phase', 'move_to', 'Callback', 'epoch_batches', 'Trainer', 'toy_regression_data', 'mse_loss']
+__all__ = ['Phase', 'Callback', 'epoch_batches', 'Trainer', 'toy_regression_data', 'mse_loss']
 
 # %% ../nbs/05_train.ipynb #086b04d5
 @dataclass
@@ -28,13 +29,6 @@ class Phase:
     loss_fn: Callable
     optimizer: torch.optim.Optimizer
     scheduler: object = None
-
-def move_to(batch, device):
-    "Move every tensor inside nested dicts/lists/tuples to `device`."
-    if isinstance(batch, torch.Tensor): return batch.to(device)
-    if isinstance(batch, dict): return {k: move_to(v, device) for k, v in batch.items()}
-    if isinstance(batch, (list, tuple)): return type(batch)(move_to(v, device) for v in batch)
-    return batch
 
 # %% ../nbs/05_train.ipynb #7495bee6
 class Callback:
@@ -158,7 +152,7 @@ class Trainer:
         return {pre + k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in logs.items()}
 
     def _train_batch(self, idx: list[int], step_now: bool) -> dict:
-        batch = move_to(self.collate([self.data[i] for i in idx]), self.device)
+        batch = send_to_device(self.collate([self.data[i] for i in idx]), self.device)
         self.model.train()
         logs = {}
         for ph in self.phases:

@@ -17,7 +17,8 @@ from torch import nn
 
 from storylab.backbones import ImageEncoder, TextEncoder, cached_encode
 from storylab.core import peak_rss_mb
-from storylab.storyworld import caption_pairs, generate, load_storyworld, story_world
+from storylab.views import caption_pairs
+from storylab.storyworld import generate, load_storyworld, story_world
 
 torch.set_num_threads(1)
 

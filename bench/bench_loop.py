@@ -43,7 +43,8 @@ def coconut_case():
     "Coconut's GPT-2 with image prefix and two continuous thoughts per question (stage 2 of the curriculum)."
     from storylab.backbones import small_gpt2
     from storylab.coconut import build_model, collate_examples, coconut_loss, encode_example
-    from storylab.storyworld import load_storyworld, questions
+    from storylab.storyworld import load_storyworld
+    from storylab.views import questions
     from transformers import PreTrainedTokenizerFast
     from tokenizers import Tokenizer, models, pre_tokenizers
     qs = questions(load_storyworld(60, seed=0), seed=0)

@@ -254,7 +254,8 @@ class StoryCLIPTower(nn.Module):
 # %% ../nbs/03_backbones.ipynb #d38d36bb
 def storyclip_frames(n_stories: int, seed: int, image_size: int = 64) -> tuple[np.ndarray, list[str]]:
     "Frames (N×H×W×3 uint8) and captions of `n_stories` StoryWorld stories from `seed`."
-    from storylab.storyworld import caption_pairs, load_storyworld
+    from storylab.views import caption_pairs
+    from storylab.storyworld import load_storyworld
     pairs = caption_pairs(load_storyworld(n_stories, seed=seed, image_size=image_size))
     return np.stack([p["image"] for p in pairs]), [p["caption"] for p in pairs]
 

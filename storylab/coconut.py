@@ -345,10 +345,11 @@ def load_question_splits(source: str = "storyworld", n_stories: int = 400, seed:
                          data_id: str = AOKVQA_HUB_ID) -> tuple[list, list]:
     "(train, test) question records from `storyworld`, `json` (`path`, optional `test_path`) or `aokvqa` (`data_id`: hub id or mirror)."
     if source == "storyworld":
-        from storylab.storyworld import load_storyworld, questions
+        from storylab.storyworld import load_storyworld
+        from storylab.views import questions
         return _split_by_story(questions(load_storyworld(n_stories, seed=seed), seed=seed, per_story=per_story), test_share, seed)
     if source == "json":
-        from storylab.storyworld import load_questions_json
+        from storylab.views import load_questions_json
         if path is None: raise ValueError("source 'json' needs `path` (and optionally `test_path`)")
         recs = load_questions_json(path)
         return (recs, load_questions_json(test_path)) if test_path else _split_by_story(recs, test_share, seed)

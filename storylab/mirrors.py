@@ -103,7 +103,7 @@ def storyreasoning_mirror(out, n_train: int = 12, n_test: int = 4, image_size: i
 def aokvqa_mirror(out, n_stories: int = 16, image_size: int = 96, seed: int = 0) -> Path:
     "A-OKVQA's columns and splits (train, validation, test) from StoryWorld questions."
     import datasets
-    from storylab.storyworld import questions
+    from storylab.views import questions
     qs = questions(_stories(n_stories, seed, image_size), seed=seed)
     S, L = datasets.Value("string"), datasets.List(datasets.Value("string"))
     feats = datasets.Features(dict(image=datasets.Image(), question_id=S, question=S, choices=L,
@@ -123,7 +123,7 @@ def _add(tar, name: str, data: bytes):
 
 def cc3m_mirror(out, n_stories: int = 16, image_size: int = 96, seed: int = 0) -> Path:
     "Conceptual Captions as webdataset shards `cc3m-{train,validation}-0000.tar` (jpg, txt, json per sample)."
-    from storylab.storyworld import caption_pairs
+    from storylab.views import caption_pairs
     pairs = caption_pairs(_stories(n_stories, seed, image_size))
     Path(out).mkdir(parents=True, exist_ok=True)
     cut = int(0.8 * len(pairs))
@@ -140,7 +140,7 @@ def cc3m_mirror(out, n_stories: int = 16, image_size: int = 96, seed: int = 0) -
 def rlaifv_mirror(out, n_stories: int = 16, image_size: int = 96, seed: int = 0) -> Path:
     "RLAIF-V's `RLAIF-V-Dataset_000.parquet` (ds_name, image, question, chosen, rejected, origin_*, idx, image_path)."
     import datasets
-    from storylab.storyworld import preference_pairs
+    from storylab.views import preference_pairs
     pairs = preference_pairs(_stories(n_stories, seed, image_size), seed=seed)
     names = ("ds_name", "question", "chosen", "rejected", "origin_dataset", "origin_split", "idx", "image_path")
     feats = datasets.Features({k: datasets.Value("string") for k in names} | {"image": datasets.Image()})
@@ -162,7 +162,7 @@ def celeba_mirror(out, n_images: int = 96, image_size: int = 96, seed: int = 0) 
 
 # %% ../nbs/09_mirrors.ipynb #97b3ca4d
 def _captions(n: int = 40) -> list[str]:
-    from storylab.storyworld import caption_pairs
+    from storylab.views import caption_pairs
     return [p["caption"] for p in caption_pairs(_stories(n, 0, 64))]
 
 MIRRORS = {

@@ -264,7 +264,7 @@ def implicit_rewards(policy: dict, reference: dict, beta: float) -> np.ndarray:
 
 def attribute_rates(captions: list[str], attributes: list[dict]) -> dict:
     "Per caption 'specificity' and 'hallucination' (N-arrays) against each frame's true attributes."
-    from storylab.storyworld import attribute_scores
+    from storylab.captions import attribute_scores
     s = [attribute_scores(c, a) for c, a in zip(captions, attributes)]
     return {k: np.array([d[k] for d in s]) for k in ("specificity", "hallucination")}
 
@@ -275,7 +275,7 @@ PAIRS_HUB_ID = "openbmb/RLAIF-V-Dataset"        # image, question, chosen, rejec
 def storyworld_records(split: str, n_stories: int, seed: int = 0, image_size: int = 64) -> dict:
     "A StoryWorld split as {'images' (N×H×W×3), 'captions', 'chosen', 'rejected', 'error_kind', 'attributes', 'ids'}."
     from storylab.data import load_stories
-    from storylab.storyworld import preference_pairs
+    from storylab.views import preference_pairs
     pairs = preference_pairs(load_stories("storyworld", split, n_stories=n_stories, seed=seed, image_size=image_size), seed=seed)
     if not pairs: raise ValueError(f"the {split!r} split of {n_stories} StoryWorld stories is empty: use more stories")
     return dict(images=np.stack([p["image"] for p in pairs]), captions=[p["chosen"] for p in pairs],
@@ -287,7 +287,7 @@ def more_pairs(split: str, n_stories: int, seed: int = 0, image_size: int = 64, 
     """`pairs_per_frame` chosen/rejected pairs per frame of a StoryWorld split (other rejected captions each round):
     {'frame' (index into `storyworld_records`' frames), 'chosen', 'rejected', 'error_kind'}; round 0 is `storyworld_records`' own."""
     from storylab.data import load_stories
-    from storylab.storyworld import preference_pairs
+    from storylab.views import preference_pairs
     ds = load_stories("storyworld", split, n_stories=n_stories, seed=seed, image_size=image_size)
     out = {k: [] for k in ("frame", "chosen", "rejected", "error_kind")}
     for j in range(pairs_per_frame):
@@ -325,7 +325,7 @@ def onpolicy_pairs(samples: list[list[str]], attributes: list[dict] | None) -> d
     """Best-vs-worst pairs of each frame's sampled captions, scored against its true `attributes` (hallucination
     rate, then specificity): {'frame', 'chosen', 'rejected', 'error_kind' ('onpolicy'), 'chosen_hallucination',
     'rejected_hallucination'}; frames whose samples tie (or whose best or worst is empty) give no pair."""
-    from storylab.storyworld import attribute_scores
+    from storylab.captions import attribute_scores
     if attributes is None: raise ValueError("on-policy pairs need each frame's true attributes (StoryWorld); hub data have none")
     if len(samples) != len(attributes): raise ValueError(f"{len(samples)} frames of samples but {len(attributes)} of attributes")
     out = {k: [] for k in ("frame", "chosen", "rejected", "error_kind", "chosen_hallucination", "rejected_hallucination")}

@@ -372,7 +372,7 @@ def score_captions(hyps: list[str], samples: list[dict], text_encoder, per_item:
     """CLIPScore (frozen text encoder vs target image embedding), BLEU-4, METEOR, ROUGE-L, CIDEr, grammar_rate and
     repeat_rate of `hyps`; with `per_item`, 'per_item' holds the per-caption CIDEr, CLIPScore, grammar and repeat scores."""
     from storylab.metrics import caption_scores, clip_score
-    from storylab.storyworld import grammatical
+    from storylab.captions import grammatical
     if len(hyps) != len(samples): raise ValueError(f"{len(hyps)} captions for {len(samples)} samples")
     refs = {i: [s["target_caption"]] for i, s in enumerate(samples)}
     cs = caption_scores(refs, {i: h for i, h in enumerate(hyps)}, per_item=True)

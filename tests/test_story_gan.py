@@ -39,7 +39,7 @@ def test_smoke_writes_every_metric_baseline_and_comparison(smoke_home):
 
 def test_predictions_hold_every_system_and_recompute_the_realism_rates(smoke_home):
     from storylab.story_gan import repeats_ngram
-    from storylab.storyworld import grammatical
+    from storylab.captions import grammatical
     rec = smoke_record(smoke_home, "story_gan")
     rows = [json.loads(l) for l in (smoke_home / "reports/runs/story_gan/smoke" / rec["predictions"]).read_text().splitlines()]
     systems = {"adv", "warmup_only", "copy_last", "retrieval"}

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_cli.ipynb #0fa01e55
 from __future__ import annotations
-import argparse, importlib, json, os, re, shutil, sys, time
+import argparse, importlib, json, os, shutil, sys, time
 from datetime import datetime
 from pathlib import Path
 
@@ -14,12 +14,9 @@ from .runner import (ParameterError, experiment_path, list_experiments, notebook
                              resolve_parameters)
 
 # %% auto #0
-__all__ = ['COLAB_BADGE_IMG', 'COLAB_CELL_IDS', 'ExperimentFailed', 'prepare_run', 'run_experiment', 'parse_sweep', 'plan_jobs',
-           'longest_first', 'prepare_shared', 'needs_shared', 'run_jobs', 'seeds_record', 'sweep_record',
-           'rehearsal_record', 'run_main', 'notebook_script', 'launch_main', 'report_main', 'eval_main', 'predict_main',
-           'notebook_markdown', 'readme_values', 'rehearsal_table', 'render_placeholders', 'readme_main',
-           'repository_url', 'colab_link', 'colab_badge_source', 'colab_install_source', 'with_colab', 'tidy_notebook',
-           'notebooks_main']
+__all__ = ['ExperimentFailed', 'prepare_run', 'run_experiment', 'parse_sweep', 'plan_jobs', 'longest_first', 'prepare_shared',
+           'needs_shared', 'run_jobs', 'seeds_record', 'sweep_record', 'rehearsal_record', 'run_main',
+           'notebook_script', 'launch_main', 'report_main', 'eval_main', 'predict_main']
 
 # %% ../nbs/08_cli.ipynb #dc44caf3
 class ExperimentFailed(RuntimeError):
@@ -364,169 +361,8 @@ def predict_main(argv=None):
     args = ap.parse_args(argv)
     print(_system(args.system, "predict")(args.image, args.checkpoint)); return 0
 
-# %% ../nbs/08_cli.ipynb #93221a17
-def notebook_markdown(path) -> str:
-    "A notebook as markdown: prose as is, visible code cells as fenced Python."
-    import nbformat
-    nb = nbformat.read(str(path), as_version=4)
-    parts = []
-    for c in nb.cells:
-        src = c.source.strip()
-        if not src: continue
-        if c.cell_type == "markdown": parts.append(src)
-        elif c.cell_type == "code" and not src.startswith("#| hide"): parts.append(f"```python\n{src}\n```")
-    return "\n\n".join(parts) + "\n"
-
-def readme_values(home) -> dict:
-    "The measured figures README's `{{name}}` placeholders quote, read from the committed records under `reports/`."
-    rep = Path(home) / "reports"
-    def read(name):
-        try: return json.loads((rep / name).read_text())
-        except (OSError, json.JSONDecodeError): return {}
-    timings, bench = read("timings.json"), read("bench.json")
-    last = timings.get("_all", {})
-    vals = {"bench_min": bench.get("total_s", float("nan")) / 60, "experiments_min": last.get("total_s", float("nan")) / 60,
-            "n_experiments": len(last.get("experiments", {})), "jobs": last.get("jobs", "–"),
-            "max_peak_gb": max([r.get("peak_rss_mb", 0) for k, r in timings.items() if k != "_all"] or [0]) / 1024}
-    vals["make_report_min"] = vals["experiments_min"] + vals["bench_min"]
-    gpu = rep / "gpu_estimate.md"
-    vals["gpu_estimate"] = gpu.read_text().strip() if gpu.exists() else "(run `python bench/gpu_estimate.py`)"
-    vals["rehearsal_table"] = rehearsal_table(read("rehearsal/cpu.json"), read("rehearsal/cuda.json"))
-    return vals
-
-def rehearsal_table(cpu: dict, cuda: dict) -> str:
-    "A Markdown table of the last gpu rehearsal of each experiment on CPU and on CUDA (`reports/rehearsal/*.json`)."
-    def cell(rec, n):
-        r = rec.get("experiments", {}).get(n)
-        if r is None: return "not rehearsed"
-        return f"finished in {r['wall_s']:.0f} s, {r['figures']} figures" if r["finished"] else "FAILED"
-    names = sorted(set(cpu.get("experiments", {})) | set(cuda.get("experiments", {})))
-    head = (f"| experiment | CPU ({cpu.get('torch', '–')}) | CUDA ({cuda.get('device', '–')}, torch {cuda.get('torch', '–')}, "
-            f"{cuda.get('mixed_precision', '–').split(' (')[0]}) |\n|---|---|---|\n")
-    return head + "\n".join(f"| {n} | {cell(cpu, n)} | {cell(cuda, n)} |" for n in names)
-
-def render_placeholders(text: str, values: dict) -> str:
-    "Replace `{{name}}` / `{{name:.1f}}` with `values[name]` formatted; an unknown name is an error that lists the known ones."
-    def sub(m):
-        if m.group(1) not in values: raise KeyError(f"README placeholder {{{{{m.group(1)}}}}} is unknown; known: {', '.join(values)}")
-        return format(values[m.group(1)], m.group(2) or "")
-    return re.sub(r"\{\{(\w+)(?::([^}]+))?\}\}", sub, text)
-
-def readme_main(argv=None):
-    "Entry point of `storylab-readme`: write README.md from nbs/index.ipynb, its placeholders filled from the records."
-    from storylab.core import storylab_home, atomic_write
-    home = storylab_home()
-    text = render_placeholders(notebook_markdown(home / "nbs" / "index.ipynb"), readme_values(home))
-    atomic_write(home / "README.md", "<!-- generated from nbs/index.ipynb by storylab-readme: edit the notebook -->\n\n" + text)
-    return 0
-
-
-# %% ../nbs/08_cli.ipynb #d1a0c0b2
-COLAB_BADGE_IMG = "https://colab.research.google.com/assets/colab-badge.svg"
-COLAB_CELL_IDS = ("colab-badge", "colab-install")
-
-def repository_url(root) -> str:
-    "`[project.urls] Repository` of the checkout `root`'s pyproject.toml."
-    import tomllib
-    with open(Path(root) / "pyproject.toml", "rb") as f: return tomllib.load(f)["project"]["urls"]["Repository"]
-
-def colab_link(url: str, rel_path: str, branch: str = "main") -> str:
-    "Colab's address of notebook `rel_path` (from the repository root) of repository `url`: OWNER/REPO is the URL's path."
-    from urllib.parse import urlparse
-    repo = urlparse(url).path.strip("/").removesuffix(".git")
-    return f"https://colab.research.google.com/github/{repo}/blob/{branch}/{rel_path}"
-
-def colab_badge_source(url: str, rel_path: str) -> str:
-    "The badge cell's markdown."
-    return f"[![Open In Colab]({COLAB_BADGE_IMG})]({colab_link(url, rel_path)})"
-
-def colab_install_source(url: str, rel_path: str) -> str:
-    "The install cell's code: in Colab, clone `url`, install it, work in the notebook's folder; elsewhere nothing."
-    folder = "/content/storylab/" + Path(rel_path).parent.as_posix()
-    return f"""#| hide
-# In Colab: clone storylab, install it with no extra (Colab keeps its own torch and TensorFlow) and work in this
-# notebook's folder of the clone, as the README's Colab section does. Anywhere else this cell does nothing.
-import sys
-if "google.colab" in sys.modules:
-    import importlib.util, os, subprocess
-    if not os.path.isdir("/content/storylab"):
-        subprocess.run(["git", "clone", "-q", {json.dumps(url)}, "/content/storylab"], check=True)
-    if importlib.util.find_spec("storylab") is None:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "/content/storylab"], check=True)
-    os.chdir({json.dumps(folder)})"""
-
-def _nb_text(nb: dict) -> str:
-    "A notebook as nbdev writes it (`fastcore.nbio.write_nb`): sorted keys, one-space indent, sources as lists of lines."
-    for c in nb["cells"]:
-        if isinstance(c.get("source"), str): c["source"] = c["source"].splitlines(True)
-    return json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
-
-def with_colab(nb: dict, url: str, rel_path: str) -> dict:
-    """`nb` (a notebook as a dict) with the badge as its first cell and the install cell as its first code cell, just
-    after the title when the title comes first; earlier copies of both are replaced."""
-    badge_id, install_id = COLAB_CELL_IDS
-    cells = [c for c in nb["cells"] if c.get("id") not in COLAB_CELL_IDS]
-    badge = {"cell_type": "markdown", "id": badge_id, "metadata": {}, "source": colab_badge_source(url, rel_path)}
-    install = {"cell_type": "code", "execution_count": None, "id": install_id, "metadata": {}, "outputs": [],
-               "source": colab_install_source(url, rel_path)}
-    title = next((i for i, c in enumerate(cells) if c["cell_type"] == "markdown" and "".join(c["source"]).startswith("# ")), None)
-    at = next((i for i, c in enumerate(cells) if c["cell_type"] == "code"), len(cells))
-    if title is not None: at = min(at, title + 1)
-    cells.insert(at, install); cells.insert(0, badge)
-    return {**nb, "cells": cells, "nbformat_minor": max(nb.get("nbformat_minor", 0), 5)}
-
-def tidy_notebook(path, types: dict | None = None, write: bool = True) -> bool:
-    """Bring notebook `path` up to date: Colab badge and install cell, and (an experiment, with a `parameters` cell)
-    typed parameters. Returns whether it changed (and writes it, unless `write=False`)."""
-    from storylab.core import find_checkout
-    from storylab.runner import tagged_source, annotate_parameters_cell
-    path = Path(path).resolve()
-    root = find_checkout(path.parent)
-    if root is None: raise ParameterError(f"{path} is not inside a storylab checkout (no pyproject.toml of storylab above it)")
-    text = path.read_text(encoding="utf-8")   # read, change and write at once: others may be editing other cells
-    nb = with_colab(json.loads(text), repository_url(root), path.relative_to(root).as_posix())
-    params = next((c for c in nb["cells"] if c["cell_type"] == "code" and "parameters" in c.get("metadata", {}).get("tags", [])), None)
-    if params is not None:
-        import ast, nbformat
-        from storylab.runner import literal
-        psrc = tagged_source(nbformat.reads(text, as_version=4), "presets")
-        presets = literal(ast.parse(psrc).body[0].value) if psrc else {}
-        params["source"] = annotate_parameters_cell("".join(params["source"]), presets, types)
-    new = _nb_text(nb)
-    if new == text: return False
-    if write: path.write_text(new, encoding="utf-8")
-    return True
-
-def notebooks_main(argv=None) -> int:
-    "`python -m storylab.cli notebooks`: Colab badges and install cells, typed experiment parameters."
-    from storylab.core import find_checkout
-    ap = argparse.ArgumentParser(prog="python -m storylab.cli notebooks",
-                                 description="Give notebooks their Colab badge and install cell (from pyproject.toml's "
-                                             "Repository URL) and experiment notebooks typed parameters. Idempotent.")
-    ap.add_argument("paths", nargs="*", help="notebooks to bring up to date")
-    ap.add_argument("--all", action="store_true", help="every notebook of nbs/ and nbs/experiments/ of this checkout")
-    ap.add_argument("--check", action="store_true", help="change nothing: list the notebooks that are out of date, exit 1 if any")
-    ap.add_argument("--type", action="append", default=[], metavar="NAME=TYPE",
-                    help="the annotation of a parameter whose values do not tell its type (repeatable)")
-    args = ap.parse_args(argv)
-    paths = [Path(p) for p in args.paths]
-    if args.all:
-        root = find_checkout(Path.cwd().resolve())
-        if root is None: print("storylab notebooks: --all needs to run inside a storylab checkout", file=sys.stderr); return 2
-        paths += sorted((root / "nbs").glob("*.ipynb")) + sorted((root / "nbs" / "experiments").glob("*.ipynb"))
-    if not paths: ap.print_usage(sys.stderr); return 2
-    types = dict(t.split("=", 1) for t in args.type)
-    changed = []
-    for p in paths:
-        try:
-            if tidy_notebook(p, types, write=not args.check): changed.append(p)
-        except (ParameterError, OSError, ValueError) as e:
-            print(f"storylab notebooks: {p}: {e}", file=sys.stderr); return 2
-    for p in changed: print(f"{'out of date' if args.check else 'updated'}: {p}")
-    if not changed: print(f"{len(paths)} notebook(s) up to date")
-    return 1 if args.check and changed else 0
-
 # %% ../nbs/08_cli.ipynb #d1a0c0b4
 if __name__ == "__main__":   # `python -m storylab.cli notebooks ...`; not run when the chapter is tested
     if sys.argv[1:2] != ["notebooks"]: sys.exit("usage: python -m storylab.cli notebooks [--all] [--check] [--type NAME=TYPE] [PATH ...]")
+    from storylab.notebooks import notebooks_main
     sys.exit(notebooks_main(sys.argv[2:]))

@@ -4,11 +4,12 @@
 
 # %% ../nbs/00_core.ipynb #2c51a50e
 from __future__ import annotations
-import hashlib, io, json, math, os, random, tempfile
+import hashlib, io, json, math, os, random, sys, tempfile
 from pathlib import Path
 
 import numpy as np
-import torch
+# torch is imported inside the functions that use it, so that the command line (storylab-run, storylab-report)
+# starts without it: a second less for every run it launches
 
 # %% auto #0
 __all__ = ['THREAD_VARS', 'find_checkout', 'storylab_home', 'cache_dir', 'runs_dir', 'seed_everything', 'rng_state',
@@ -45,17 +46,20 @@ def runs_dir(*parts: str) -> Path:
 # %% ../nbs/00_core.ipynb #dbdde25b
 def seed_everything(seed: int = 0) -> int:
     "Seed `random`, NumPy and torch (all devices); returns the seed."
+    import torch
     random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
     return seed
 
 def rng_state() -> dict:
     "Every RNG state a training step can touch, for a checkpoint."
+    import torch
     st = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
     if torch.cuda.is_available(): st["cuda"] = torch.cuda.get_rng_state_all()
     return st
 
 def set_rng_state(st: dict):
     "Restore what `rng_state` saved."
+    import torch
     random.setstate(st["python"]); np.random.set_state(st["numpy"]); torch.set_rng_state(st["torch"])
     if "cuda" in st and torch.cuda.is_available(): torch.cuda.set_rng_state_all(st["cuda"])
 
@@ -63,6 +67,7 @@ def set_rng_state(st: dict):
 def get_device(prefer: str | None = None) -> torch.device:
     "The best available device: `prefer` or `$STORYLAB_DEVICE` if set, else cuda → mps → cpu."
     prefer = prefer or os.environ.get("STORYLAB_DEVICE")
+    import torch
     if prefer: return torch.device(prefer)
     if torch.cuda.is_available(): return torch.device("cuda")
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available(): return torch.device("mps")
@@ -77,6 +82,7 @@ def cpu_threads() -> int:
 
 def set_cpu_threads(n: int | None = None) -> int:
     "Let torch use `n` threads (default `cpu_threads()`); returns `n`."
+    import torch
     n = n or cpu_threads(); torch.set_num_threads(n); return n
 
 # %% ../nbs/00_core.ipynb #31a72107
@@ -98,7 +104,8 @@ def _json_default(o):
     if isinstance(o, (np.integer,)): return int(o)
     if isinstance(o, (np.floating,)): return float(o)
     if isinstance(o, np.ndarray): return o.tolist()
-    if isinstance(o, torch.Tensor): return o.tolist()
+    torch = sys.modules.get("torch")   # not imported: then `o` is no tensor
+    if torch is not None and isinstance(o, torch.Tensor): return o.tolist()
     if isinstance(o, Path): return str(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
@@ -126,6 +133,7 @@ def config_diff(a: dict, b: dict) -> dict:
 def save_checkpoint(path, state: dict, config: dict | None = None) -> Path:
     "Save `state` (anything `torch.save` takes) with its `config`, atomically."
     buf = io.BytesIO()
+    import torch
     torch.save({"format": "storylab-checkpoint-1", "config": dict(config or {}), "state": state}, buf)
     return atomic_write(path, buf.getvalue())
 
@@ -133,6 +141,7 @@ def load_checkpoint(path, config: dict | None = None, map_location="cpu") -> dic
     "Load a checkpoint; with `config`, refuse one saved from another config. Returns {'config', 'state'}."
     path = Path(path)
     if not path.exists(): raise CheckpointError(f"checkpoint not found: {path}")
+    import torch
     try: ck = torch.load(path, map_location=map_location, weights_only=False)
     except Exception as e:
         raise CheckpointError(f"checkpoint {path} is truncated or corrupt ({type(e).__name__}: {e}); "
@@ -155,6 +164,7 @@ class NaNGuard:
     def __init__(self, patience: int = 5): self.patience, self.skipped, self.in_a_row = patience, 0, 0
     def finite(self, loss=None, parameters=None) -> bool:
         "True when `loss` and every gradient of `parameters` are finite."
+        import torch
         if loss is not None and not bool(torch.isfinite(torch.as_tensor(loss)).all()): return False
         for p in parameters or []:
             if p.grad is not None and not bool(torch.isfinite(p.grad).all()): return False

@@ -24,13 +24,13 @@ def _fix(rel): return f"run `python -m storylab.cli notebooks {rel}`, then `nbde
 
 @pytest.fixture(scope="module")
 def repo_url():
-    from storylab.cli import repository_url
+    from storylab.notebooks import repository_url
     return repository_url(REPO)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_rel)
 def test_badge_and_install_cell(path, repo_url, monkeypatch):
-    from storylab.cli import COLAB_BADGE_IMG, colab_badge_source, colab_install_source
+    from storylab.notebooks import COLAB_BADGE_IMG, colab_badge_source, colab_install_source
     rel = _rel(path)
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
     badge = _src(cells[0]) if cells and cells[0]["cell_type"] == "markdown" else ""

@@ -278,8 +278,8 @@ def main(argv=None) -> int:
     for name, ok, secs, err in results:
         print(f"docs:   {name}: {'cached' if err == 'cached' else ('%.0f s' % secs)}{'' if ok else '  FAILED'}")
         if not ok: print(err[-4000:], file=sys.stderr)
+    failed = [n for n, ok, _, _ in results if not ok]
     if a.execute_only:
-        failed = [n for n, ok, _, _ in results if not ok]
         print(f"docs: {len(results)} chapter(s) executed in {t1 - t0:.0f} s" + (f"; failed: {', '.join(failed)}" if failed else ""))
         return 1 if failed else 0
     exps = build_experiments(stage, runs)
@@ -298,7 +298,6 @@ def main(argv=None) -> int:
         shutil.copytree(html, out, ignore=shutil.ignore_patterns(".buildinfo", ".doctrees"))
     t2 = time.time()
     print(f"docs: sphinx-build {t2 - t1:.0f} s; site {out}/index.html ({t2 - t0:.0f} s in all)")
-    failed = [n for n, ok, _, _ in results if not ok]
     if failed: print(f"docs: chapters that failed to execute (their pages stop at the error): {', '.join(failed)}",
                      file=sys.stderr)
     return rc or (1 if failed else 0)

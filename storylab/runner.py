@@ -15,9 +15,9 @@ from .core import find_checkout, storylab_home, runs_dir, seed_everything, atomi
 
 # %% auto #0
 __all__ = ['PRESET_NAMES', 'ParameterError', 'packaged_experiments', 'experiments_dir', 'list_experiments', 'experiment_path',
-           'tagged_source', 'parse_parameters_cell', 'literal', 'notebook_spec', 'parse_value', 'describe_parameters',
-           'resolve_parameters', 'infer_annotation', 'annotate_parameters_cell', 'injected_names', 'explicit_names',
-           'Params', 'is_main_process', 'Experiment']
+           'tagged_source', 'parse_parameters_cell', 'literal', 'notebook_presets', 'notebook_spec', 'parse_value',
+           'describe_parameters', 'resolve_parameters', 'infer_annotation', 'annotate_parameters_cell',
+           'injected_names', 'explicit_names', 'Params', 'is_main_process', 'Experiment']
 
 # %% ../nbs/06_runner.ipynb #8b661885
 PRESET_NAMES = ("smoke", "cpu", "gpu")
@@ -80,6 +80,11 @@ def literal(node):
     if isinstance(node, ast.Dict): return {literal(k): literal(v) for k, v in zip(node.keys, node.values)}
     return ast.literal_eval(node)
 
+def notebook_presets(nb: dict) -> dict:
+    "The PRESETS dict of notebook `nb` (its JSON as a dict), read without executing it; {} without a `presets` cell."
+    psrc = tagged_source(nb, "presets")
+    return literal(ast.parse(psrc).body[0].value) if psrc is not None else {}
+
 def notebook_spec(path) -> tuple[dict, dict]:
     "The (parameters, PRESETS) of an experiment notebook, read without executing it."
     nb = json.loads(Path(path).read_text(encoding="utf-8"))   # the cells as stored (a list of lines or one string)
@@ -88,13 +93,7 @@ def notebook_spec(path) -> tuple[dict, dict]:
     # papermill's own reader skips a line with a second '=' (in its comment, say) and then refuses that parameter
     unreadable = [l for l in src.splitlines() if l.count("=") > 1 and not l.strip().startswith("#")]
     if unreadable: raise ParameterError(f"{path}: papermill cannot read {unreadable}: one '=' per parameter line, none in its comment")
-    params = parse_parameters_cell(src)
-    psrc = tagged_source(nb, "presets")
-    presets = {}
-    if psrc is not None:
-        node = ast.parse(psrc).body[0]
-        presets = literal(node.value)
-    return params, presets
+    return parse_parameters_cell(src), notebook_presets(nb)
 
 # %% ../nbs/06_runner.ipynb #6b1e8669
 def parse_value(text: str):

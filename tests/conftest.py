@@ -83,7 +83,7 @@ def kill_when(proc, path, timeout=300):
     proc.wait(); psutil.wait_procs(victims, timeout=10)
 
 
-# The longest files first (measured with `--durations`): with two xdist workers the run ends when the last file does,
+# The longest files first (measured with `--durations`): with xdist workers the run ends when the last file does,
 # so a long file started last would leave one core idle at the end. Files not listed keep their order, after these.
 LONGEST_FIRST = ("test_rehearsal.py", "test_install.py", "test_keras.py", "test_ae_gru.py", "test_records.py",
                  "test_pref_align.py", "test_story_gan.py", "test_docs.py", "test_foundation.py", "test_coconut.py",

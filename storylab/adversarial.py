@@ -144,7 +144,7 @@ def adversarial_generator_loss(model: StoryGAN, batch: dict, judge: FrozenJudge,
     _, g_emb = fake_captions(model, batch, judge)
     with eval_mode(model):                                   # the policy that writes the evaluated captions: no dropout
         pr = model.prompt(batch)
-        ids = model.generate_tokens(pr, batch["tokens"].shape[1], "nucleus", top_p=1.0, temperature=temperature)
+        ids = model.generate_tokens(pr, batch["tokens"].shape[1], "sample", temperature=temperature)
         logp = sequence_logprob(model, pr, ids)
     texts = judge.texts(ids)
     r_sample = rewards(model, batch, judge, texts, judge.embed(texts, g_emb[0].device) if reward == "disc" else None, reward)

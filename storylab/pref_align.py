@@ -109,23 +109,17 @@ class PrefCaptioner(nn.Module):
 
     @torch.no_grad()
     def generate(self, feats, max_new_tokens: int = 48, eos_id: int | None = None, temperature: float = 0.0,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
-        """Captions (token ids after BOS), with the key/value cache: greedy (`temperature` 0), else sampled from
-        softmax(logits / `temperature`) with `generator`."""
-        vt, n = self.vision_tokens(feats), len(feats)
-        x = torch.full((n, 1), self.bos_id, dtype=torch.long, device=vt.device)
-        done = torch.zeros(n, dtype=torch.bool, device=vt.device)
-        past = None
-        for _ in range(max_new_tokens):
-            out = self.decoder(input_ids=x[:, -1:] if past is not None else x, past_key_values=past,
-                               encoder_hidden_states=vt, use_cache=True)
-            past, logits = out.past_key_values, out.logits[:, -1].float()
-            if temperature > 0: nxt = torch.multinomial(torch.softmax(logits / temperature, -1), 1, generator=generator)[:, 0]
-            else: nxt = logits.argmax(-1)
-            if eos_id is not None: nxt = torch.where(done, torch.full_like(nxt, eos_id), nxt); done |= nxt == eos_id
-            x = torch.cat([x, nxt[:, None]], 1)
-            if done.all(): break
-        return x[:, 1:]
+                 cache: bool = True) -> torch.Tensor:
+        """Captions (token ids after BOS, `eos_id` repeated after the end) by transformers' own `generate`, the image
+        tokens as the decoder's cross-attention input: greedy at `temperature` 0, else sampled from softmax(logits /
+        `temperature`) with torch's global generator (`sample_captions` seeds it). `cache=False`: no key/value cache."""
+        vt = self.vision_tokens(feats)
+        x = torch.full((len(feats), 1), self.bos_id, dtype=torch.long, device=vt.device)
+        eos = self.decoder.config.eos_token_id if eos_id is None else eos_id
+        sampling = dict(do_sample=True, temperature=temperature, top_k=0, top_p=1.0) if temperature > 0 else dict(do_sample=False)
+        out = self.decoder.generate(input_ids=x, attention_mask=torch.ones_like(x), encoder_hidden_states=vt, use_cache=cache,
+                                    max_new_tokens=max_new_tokens, eos_token_id=eos, pad_token_id=eos, **sampling)
+        return out[:, 1:]
 
 # %% ../nbs/14_pref_align.ipynb #1679ba5b
 def build_captioner(vocab_size: int, feat_dim: int, special: dict, lm: str = "small", n_layer: int = 2, n_embd: int = 128,
@@ -231,12 +225,12 @@ def generate_captions(model: PrefCaptioner, feats, tokenizer, batch_size: int = 
     "Greedy captions for an array of frozen image features."
     return _captions(model, feats, tokenizer, batch_size, max_new_tokens, device)
 
-def _captions(model, feats, tokenizer, batch_size, max_new_tokens, device, temperature=0.0, generator=None) -> list[str]:
+def _captions(model, feats, tokenizer, batch_size, max_new_tokens, device, temperature=0.0) -> list[str]:
     "One caption per row of `feats`, decoded in batches (greedy at `temperature` 0)."
     model.eval(); feats = torch.as_tensor(np.asarray(feats), dtype=torch.float32)
     eos, out = special_ids(tokenizer)["eos"], []
     for s in range(0, len(feats), batch_size):
-        ids = model.generate(feats[s:s + batch_size].to(device), max_new_tokens, eos, temperature, generator)
+        ids = model.generate(feats[s:s + batch_size].to(device), max_new_tokens, eos, temperature)
         out += decode_captions(tokenizer, ids.cpu())
     return out
 
@@ -245,9 +239,10 @@ def sample_captions(model: PrefCaptioner, feats, tokenizer, n_samples: int = 4, 
                     max_new_tokens: int = 48, seed: int = 0, device="cpu") -> list[list[str]]:
     "`n_samples` captions per image sampled at `temperature` (batched, reproducible for `seed`): a list of lists."
     if n_samples < 1 or temperature <= 0: raise ValueError(f"need n_samples >= 1 and temperature > 0, got {n_samples}, {temperature}")
-    g = torch.Generator(device=device).manual_seed(seed)
     rep = torch.as_tensor(np.asarray(feats), dtype=torch.float32).repeat_interleave(n_samples, 0)
-    out = _captions(model, rep, tokenizer, batch_size, max_new_tokens, device, temperature, g)
+    with torch.random.fork_rng():   # transformers' generate draws from torch's global generator: seeded here, restored after
+        torch.manual_seed(seed)
+        out = _captions(model, rep, tokenizer, batch_size, max_new_tokens, device, temperature)
     return [out[i * n_samples:(i + 1) * n_samples] for i in range(len(feats))]
 
 @torch.no_grad()

@@ -147,12 +147,19 @@ def teacher_inputs(target_ids: np.ndarray) -> np.ndarray:
     return np.concatenate([np.full((len(target_ids), 1), START, np.int32), target_ids[:, :-1]], 1)
 
 def greedy_decode(model: keras.Model, source, out_len: int, batch_size: int = 1024) -> dict:
-    "Answer `source` feeding back the model's own previous characters; returns its outputs (numpy)."
-    prev = np.full((len(source), out_len), START, np.int32)
-    for t in range(out_len):
-        out = model.predict([source, prev], batch_size=batch_size, verbose=0)
-        if t + 1 < out_len: prev[:, t + 1] = out["chars"][:, t].argmax(-1)
-    return out
+    """Answer `source` feeding back the model's own previous characters through storylab's one decoding loop
+    (chapter 05b); returns the model's outputs (numpy) for the answer it wrote. Each step re-runs the whole Keras
+    model on the answer so far: the naive path, which for answers of a few characters costs little."""
+    import torch
+    from storylab.decoding import decode
+    prev, last = np.full((len(source), out_len), START, np.int32), {}
+    def scores(t):   # the next character's scores at answer position t
+        last["out"] = model.predict([source, prev], batch_size=batch_size, verbose=0)
+        return torch.from_numpy(last["out"]["chars"][:, t])
+    def step(written, t):   # the state is the position: the answer so far lives in `prev`
+        prev[:, t + 1] = written[:, -1].numpy(); return scores(t + 1), t + 1
+    decode(step, scores(0), 0, out_len, eos_id=-1)   # answers have a fixed width: no end token
+    return last["out"]
 
 # %% ../nbs/13_seq2seq.ipynb #3bd04a51
 TASKS = ("text2text", "image2text", "text2image")

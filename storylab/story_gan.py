@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from .backbones import NTXent, small_gpt2
+from .decoding import generate
 
 # %% auto #0
 __all__ = ['GANConfig', 'ContextEncoder', 'CopyHead', 'StoryGAN', 'eval_mode', 'ids_mask', 'decode_captions', 'lm_loss', 'trim',
@@ -171,54 +172,35 @@ class StoryGAN(nn.Module):
         written = F.pad(seq, (n, 0), value=-1)[:, -n:].flip(-1)  # most recent first
         return self.copy(logits[:, None], h_last[:, None], h_ctx, pr["ctx_ids"], pr["ctx_mask"], written[:, None])[:, 0]
 
-    @torch.no_grad()
-    def generate_tokens(self, pr: dict, max_new_tokens: int = 40, method: str = "greedy", num_beams: int = 4,
-                        top_p: float = 0.9, temperature: float = 1.0):
-        "Token ids B×L of captions decoded after the prompt `pr` by 'greedy', 'beam' or 'nucleus' search (EOS after the end)."
-        if method not in ("greedy", "beam", "nucleus"): raise ValueError(f"method must be greedy, beam or nucleus, got {method!r}")
-        eos, B = self.decoder.config.eos_token_id, pr["embeds"].shape[0]
-        with eval_mode(self):
-            if method == "beam": return self._beam(pr, max_new_tokens, num_beams)
-            from transformers import DynamicCache
-            att, n = pr["mask"], pr["embeds"].shape[1]
-            h, past = self._run(pr["embeds"], att, DynamicCache())
-            C = 0 if self.copy is None else pr["ctx_ids"].shape[1]
-            h_ctx = h[:, n - C:n]
-            seq = pr["ctx_ids"].masked_fill(pr["ctx_mask"] == 0, -1) if C else torch.zeros(B, 0, dtype=torch.long, device=h.device)
-            out, done = [], torch.zeros(B, dtype=torch.bool, device=h.device)
-            for _ in range(max_new_tokens):
-                scores = self._next_logprobs(pr, h[:, -1], h_ctx, seq)
-                if method == "greedy": nxt = scores.argmax(-1)
-                else:
-                    p, idx = (scores / temperature).softmax(-1).sort(-1, descending=True)
-                    p = p * ((p.cumsum(-1) - p) < top_p)
-                    nxt = idx.gather(-1, torch.multinomial(p, 1)).squeeze(-1)
-                nxt = nxt.masked_fill(done, eos); out.append(nxt); done = done | (nxt == eos)
-                if done.all(): break
-                seq, att = torch.cat([seq, nxt[:, None]], 1), torch.cat([att, torch.ones_like(att[:, :1])], 1)
-                h, past = self._run(self.decoder.get_input_embeddings()(nxt[:, None]), att, past)
-            return torch.stack(out, 1) if out else torch.zeros(B, 0, dtype=torch.long, device=h.device)
+    # the decoding contract (chapter 05b): the cached path and the naive reference
+    def decode_start(self, pr: dict):
+        "Run the prompt `pr` once: the first token's scores and the state (cache, mask, context, tokens so far)."
+        from transformers import DynamicCache
+        n, C = pr["embeds"].shape[1], 0 if self.copy is None else pr["ctx_ids"].shape[1]
+        h, past = self._run(pr["embeds"], pr["mask"], DynamicCache())
+        seq = (pr["ctx_ids"].masked_fill(pr["ctx_mask"] == 0, -1) if C else
+               torch.zeros(h.shape[0], 0, dtype=torch.long, device=h.device))   # what the copy head has seen written
+        state = dict(pr=pr, att=pr["mask"], past=past, h_ctx=h[:, n - C:n], seq=seq)
+        return self._next_logprobs(pr, h[:, -1], state["h_ctx"], seq), state
 
-    def _beam(self, pr, max_new_tokens, k):
-        "Beam search (no length penalty) by re-running `decode` on every beam: slow, exact."
-        B, eos = pr["embeds"].shape[0], self.decoder.config.eos_token_id
-        dev = pr["embeds"].device
-        prk = {key: None if v is None else v.repeat_interleave(k, 0) for key, v in pr.items()}
-        tokens = torch.zeros(B * k, 0, dtype=torch.long, device=dev)
-        score = torch.full((B, k), float("-inf"), device=dev); score[:, 0] = 0
-        done = torch.zeros(B * k, dtype=torch.bool, device=dev)
-        for _ in range(max_new_tokens):
-            probe = F.pad(tokens, (0, 1))  # one dummy slot at the end: its scores are the next token's
-            logp = self.decode(prk, probe, torch.ones_like(probe))[0][:, -1].log_softmax(-1)
-            only_eos = torch.full_like(logp, float("-inf")); only_eos[:, eos] = 0
-            logp = torch.where(done[:, None], only_eos, logp)
-            V = logp.shape[-1]
-            score, idx = (score.view(-1, 1) + logp).view(B, k * V).topk(k, -1)
-            rows = (torch.arange(B, device=dev)[:, None] * k + idx // V).view(-1)
-            tok = (idx % V).view(-1)
-            tokens, done = torch.cat([tokens[rows], tok[:, None]], 1), done[rows] | (tok == eos)
-            if done.all(): break
-        return tokens.view(B, k, -1)[:, 0]
+    def decode_next(self, tokens, state: dict):
+        "One cached step: the scores after `tokens` (B) and the new state."
+        seq, att = torch.cat([state["seq"], tokens[:, None]], 1), torch.cat([state["att"], torch.ones_like(state["att"][:, :1])], 1)
+        h, past = self._run(self.decoder.get_input_embeddings()(tokens[:, None]), att, state["past"])
+        return self._next_logprobs(state["pr"], h[:, -1], state["h_ctx"], seq), {**state, "seq": seq, "att": att, "past": past}
+
+    def decode_naive(self, pr: dict, tokens):
+        "The next token's scores recomputed by `decode` over the prompt and all `tokens` (None: none yet)."
+        if tokens is None: tokens = torch.zeros(pr["embeds"].shape[0], 0, dtype=torch.long, device=pr["embeds"].device)
+        probe = F.pad(tokens, (0, 1))  # one dummy slot at the end: its scores are the next token's
+        return self.decode(pr, probe, torch.ones_like(probe))[0][:, -1]
+
+    @torch.no_grad()
+    def generate_tokens(self, pr: dict, max_new_tokens: int = 40, method: str = "greedy", cache: bool = True, **kw):
+        """Token ids B×L of captions decoded after the prompt `pr` by `storylab.decoding.generate` (EOS after the end):
+        `method` 'greedy', 'sample' (`temperature`, `top_p`) or 'beam' (`num_beams`)."""
+        with eval_mode(self):
+            return generate(self, pr, max_new_tokens, self.decoder.config.eos_token_id, method, cache=cache, **kw)
 
 @contextmanager
 def eval_mode(module: nn.Module):
@@ -350,7 +332,7 @@ def stack_field(samples, key, device):
 @torch.no_grad()
 def generate_captions(model: StoryGAN, samples: list[dict], tokenizer, method: str = "greedy", batch_size: int = 64,
                       max_new_tokens: int = 40, **kw) -> list[str]:
-    "The model's next caption for every sample, decoded by `method` ('greedy', 'beam', 'nucleus')."
+    "The model's next caption for every sample, decoded by `method` ('greedy', 'sample', 'beam'; chapter 05b)."
     device = next(model.parameters()).device
     out = []
     with eval_mode(model):

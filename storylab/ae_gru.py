@@ -14,22 +14,14 @@ from torch import nn
 import torch.nn.functional as F
 
 from .decoding import decode, last_token_step
+from .images import to_tensor, to_numpy
+from .metrics import frame_scores
 
 # %% auto #0
-__all__ = ['RENDERS', 'to_tensor', 'to_numpy', 'ConvAutoencoder', 'ae_loss', 'WordVocab', 'StorySamples', 'CaptionEncoder',
-           'LatentTransition', 'StoryModel', 'story_loss', 'build_model', 'max_caption_tokens', 'iter_batches',
-           'predict_all', 'teacher_forced_accuracy', 'frame_scores', 'window_ids', 'caption_results', 'evaluate',
-           'prediction_rows', 'copy_last', 'mean_frame', 'evaluate_checkpoint']
-
-# %% ../nbs/11_ae_gru.ipynb #f3fb8906
-def to_tensor(images: np.ndarray) -> torch.Tensor:
-    "uint8 (...×H×W×3) frames → float (...×3×H×W) in [0, 1]."
-    x = torch.as_tensor(np.ascontiguousarray(images)).float().div_(255)
-    return x.movedim(-1, -3).contiguous()
-
-def to_numpy(x: torch.Tensor) -> np.ndarray:
-    "float (...×3×H×W) in [0, 1] → float (...×H×W×3) NumPy, clipped: what matplotlib and scikit-image take."
-    return x.detach().float().clamp(0, 1).movedim(-3, -1).cpu().numpy()
+__all__ = ['RENDERS', 'ConvAutoencoder', 'ae_loss', 'WordVocab', 'StorySamples', 'CaptionEncoder', 'LatentTransition',
+           'StoryModel', 'story_loss', 'build_model', 'max_caption_tokens', 'iter_batches', 'predict_all',
+           'teacher_forced_accuracy', 'window_ids', 'caption_results', 'evaluate', 'prediction_rows', 'copy_last',
+           'mean_frame', 'evaluate_checkpoint']
 
 # %% ../nbs/11_ae_gru.ipynb #574f4f41
 def _down(cin, cout): return nn.Sequential(nn.Conv2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
@@ -333,16 +325,6 @@ def teacher_forced_accuracy(model: StoryModel, data: StorySamples, batch_size: i
         gold = b["target_ids"][:, 1:]; keep = gold != WordVocab.pad
         out.append((((logits.argmax(-1) == gold) & keep).sum(1) / keep.sum(1)).cpu())
     return torch.cat(out).numpy()
-
-def frame_scores(pred, true) -> dict:
-    "Per-frame L1, PSNR and SSIM (scikit-image, data range 1) of predicted vs true frames (N×3×H×W tensors)."
-    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
-    p, t = to_numpy(pred).astype(np.float64), to_numpy(true).astype(np.float64)
-    p = np.broadcast_to(p, t.shape)
-    with np.errstate(divide="ignore"):  # identical frames have infinite PSNR: cap at 100 dB
-        psnr = [min(100.0, peak_signal_noise_ratio(a, b, data_range=1.0)) for a, b in zip(t, p)]
-    ssim = [structural_similarity(a, b, channel_axis=-1, data_range=1.0) for a, b in zip(t, p)]
-    return {"l1": np.abs(p - t).mean((1, 2, 3)), "psnr": np.array(psnr), "ssim": np.array(ssim)}
 
 def window_ids(data: StorySamples) -> list[str]:
     "One id per K+1 window, `story_id/index` (the index of the target frame): unique within a split."

@@ -17,14 +17,15 @@ from torch import nn
 from .core import save_checkpoint, load_checkpoint, atomic_write_json
 from .train import Trainer, Callback
 from .decoding import decode, generate, last_token_step
+from .coconut_data import load_question_splits, frame_features, question_ids
 
 # %% auto #0
 __all__ = ['START_LATENT', 'END_LATENT', 'LATENT', 'MODES', 'ABLATIONS', 'FEEDBACK_MODES', 'LATENT_MODES', 'ANSWER_MARK',
-           'MODE_PAIRS', 'AOKVQA_HUB_ID', 'question_text', 'answer_text', 'target_text', 'parse_answer',
-           'add_latent_tokens', 'stage_layout', 'encode_example', 'collate_examples', 'Coconut', 'coconut_loss',
-           'CurriculumConfig', 'train_curriculum', 'evaluate', 'nearest_tokens', 'baseline_scores', 'mode_pairs',
-           'question_ids', 'prediction_rows', 'mode_metrics', 'accuracy_by_system', 'ScalarLogger', 'aokvqa_records',
-           'load_question_splits', 'frame_features', 'build_model', 'save_model', 'load_model', 'evaluate_checkpoint']
+           'MODE_PAIRS', 'question_text', 'answer_text', 'target_text', 'parse_answer', 'add_latent_tokens',
+           'stage_layout', 'encode_example', 'collate_examples', 'Coconut', 'coconut_loss', 'CurriculumConfig',
+           'train_curriculum', 'evaluate', 'nearest_tokens', 'baseline_scores', 'mode_pairs', 'prediction_rows',
+           'mode_metrics', 'accuracy_by_system', 'ScalarLogger', 'build_model', 'save_model', 'load_model',
+           'evaluate_checkpoint']
 
 # %% ../nbs/15_coconut.ipynb #d7dfe651
 START_LATENT, END_LATENT, LATENT = "<|start-latent|>", "<|end-latent|>", "<|latent|>"
@@ -285,13 +286,6 @@ def mode_pairs(modes) -> list[tuple[str, str]]:
     "The pairs of `MODE_PAIRS` whose two modes are both among `modes`, as (a, b) for a − b."
     return [(a, b) for a, b in MODE_PAIRS if a in modes and b in modes]
 
-def question_ids(records: list[dict]) -> list[str]:
-    "A stable id per question: `story#k`, its story id and its index among that story's questions."
-    seen, out = {}, []
-    for i, r in enumerate(records):
-        s = str(r.get("story_id") or i); out.append(f"{s}#{seen.get(s, 0)}"); seen[s] = seen.get(s, 0) + 1
-    return out
-
 def prediction_rows(records: list[dict], system: str, predictions: list[str], mode: str | None = None, parse=parse_answer,
                     **per_item) -> list[dict]:
     "`predictions.jsonl` rows of one system: id, mode, system, references, prediction, parsed answer and gold, `per_item` lists."
@@ -333,59 +327,6 @@ class ScalarLogger(Callback):
         if self.wandb_run is not None: self.wandb_run.log(vals, step=self.step)
     def after_batch(self, trainer, logs): self.step += 1; self.log(logs, "batch")
     def after_epoch(self, trainer, logs): self.log(logs, "epoch")
-
-# %% ../nbs/15_coconut.ipynb #3ad217d7
-def _split_by_story(records: list[dict], test_share: float, seed: int):
-    ids = sorted({str(r.get("story_id") or i) for i, r in enumerate(records)})
-    test_ids = set(np.random.default_rng(seed).permutation(ids)[: max(1, int(round(test_share * len(ids))))].tolist())
-    key = lambda i, r: str(r.get("story_id") or i)
-    return ([r for i, r in enumerate(records) if key(i, r) not in test_ids],
-            [r for i, r in enumerate(records) if key(i, r) in test_ids])
-
-AOKVQA_HUB_ID = "HuggingFaceM4/A-OKVQA"
-
-def aokvqa_records(split: str, image_size: int = 224, limit: int | None = None, data_id: str = AOKVQA_HUB_ID) -> list[dict]:
-    "A-OKVQA from the hub (or `data_id`, a folder laid out like it) as question records; its rationales are the steps."
-    from datasets import load_dataset
-    from storylab.storyworld import decode_images
-    ds = load_dataset(data_id, split=split)
-    if limit: ds = ds.select(range(min(limit, len(ds))))
-    return [dict(story_id=r["question_id"], images=decode_images([r["image"]], image_size), question=r["question"],
-                 choices=list(r["choices"]), steps=list(r["rationales"]), answer=int(r["correct_choice_idx"]))
-            for r in ds]
-
-def load_question_splits(source: str = "storyworld", n_stories: int = 400, seed: int = 0, test_share: float = 0.2,
-                         per_story: int = 2, path=None, test_path=None, limit: int | None = None,
-                         data_id: str = AOKVQA_HUB_ID) -> tuple[list, list]:
-    "(train, test) question records from `storyworld`, `json` (`path`, optional `test_path`) or `aokvqa` (`data_id`: hub id or mirror)."
-    if source == "storyworld":
-        from storylab.storyworld import load_storyworld
-        from storylab.views import questions
-        return _split_by_story(questions(load_storyworld(n_stories, seed=seed), seed=seed, per_story=per_story), test_share, seed)
-    if source == "json":
-        from storylab.views import load_questions_json
-        if path is None: raise ValueError("source 'json' needs `path` (and optionally `test_path`)")
-        recs = load_questions_json(path)
-        return (recs, load_questions_json(test_path)) if test_path else _split_by_story(recs, test_share, seed)
-    if source == "aokvqa": return aokvqa_records("train", limit=limit, data_id=data_id), aokvqa_records("validation", limit=limit, data_id=data_id)
-    raise ValueError(f"unknown question source {source!r}; choose storyworld, json or aokvqa")
-
-# %% ../nbs/15_coconut.ipynb #8bb318c0
-def frame_features(records: list[dict], encoder="storyclip", encoder_preset: str = "cpu",
-                   key: dict | None = None) -> list[torch.Tensor]:
-    """Per question, its frames' frozen `encoder` embeddings [n_frames, d], via the shared embedding cache.
-    `encoder` is a name (`storyclip`, `clip`) or an `ImageEncoder` already built (to load it once for several splits)."""
-    from storylab.backbones import ImageEncoder, cached_encode
-    stories = {}
-    for r in records: stories.setdefault(str(r.get("story_id")), r["images"])
-    names = sorted(stories)
-    flat = np.concatenate([np.asarray(stories[n]) for n in names])
-    key_data = None if key is None else {**key, "stories": [(n, len(stories[n])) for n in names]}
-    if isinstance(encoder, str): encoder = ImageEncoder(encoder, preset=encoder_preset, progress=False)
-    emb = cached_encode(encoder, flat, key_data=key_data)
-    cuts = np.cumsum([0] + [len(stories[n]) for n in names])
-    bank = {n: torch.from_numpy(np.asarray(emb[a:b], dtype=np.float32)) for n, a, b in zip(names, cuts[:-1], cuts[1:])}
-    return [bank[str(r.get("story_id"))] for r in records]
 
 # %% ../nbs/15_coconut.ipynb #87b06250
 def build_model(tokenizer, feat_dim: int, mode: str, lm=None, prefix_per_frame: int = 1) -> Coconut:

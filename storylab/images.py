@@ -14,7 +14,7 @@ from .core import cache_dir, config_hash, atomic_write
 # %% auto #0
 __all__ = ['FASHION_MNIST_DIR', 'FASHION_MNIST_CLASSES', 'IMAGE_SUFFIXES', 'CELEBA_HUB_ID', 'ImageSourceError',
            'stratified_split', 'load_digits', 'read_idx', 'load_fashion_mnist', 'load_image_folder', 'load_celeba',
-           'image_grid']
+           'to_tensor', 'to_numpy', 'image_grid']
 
 # %% ../nbs/02b_images.ipynb #1922fe9b
 class ImageSourceError(FileNotFoundError):
@@ -122,6 +122,17 @@ def load_celeba(split: str = "train", image_size: int = 64, limit: int | None = 
         import io
         buf = io.BytesIO(); np.save(buf, x); atomic_write(cached, buf.getvalue())
     return x
+
+# %% ../nbs/02b_images.ipynb #58d2dbe7
+def to_tensor(images: np.ndarray):   # → torch.Tensor (unannotated: this module does not import torch)
+    "uint8 (...×H×W×3) frames → float (...×3×H×W) in [0, 1]."
+    import torch   # here, not at the top: the Keras chapters import this module without needing torch
+    x = torch.as_tensor(np.ascontiguousarray(images)).float().div_(255)
+    return x.movedim(-1, -3).contiguous()
+
+def to_numpy(x) -> np.ndarray:   # x: a torch.Tensor
+    "float (...×3×H×W) in [0, 1] → float (...×H×W×3) NumPy, clipped: what matplotlib and scikit-image take."
+    return x.detach().float().clamp(0, 1).movedim(-3, -1).cpu().numpy()
 
 # %% ../nbs/02b_images.ipynb #b5fa639b
 def image_grid(images: np.ndarray, ncols: int = 8, pad: int = 1) -> np.ndarray:

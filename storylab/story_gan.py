@@ -8,7 +8,6 @@ from __future__ import annotations
 import json, math, re
 from contextlib import contextmanager
 from dataclasses import dataclass, asdict, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -17,14 +16,14 @@ import torch.nn.functional as F
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from .backbones import NTXent, small_gpt2
+from .core import save_checkpoint, load_checkpoint
 from .decoding import generate
+from .story_windows import context_ids, load_encoders, story_splits, tokenizer_for
 
 # %% auto #0
 __all__ = ['GANConfig', 'ContextEncoder', 'CopyHead', 'StoryGAN', 'eval_mode', 'ids_mask', 'decode_captions', 'lm_loss', 'trim',
-           'generator_loss', 'story_embeddings', 'windows', 'caption_ids', 'context_ids', 'training_items', 'copy_last',
-           'retrieval', 'stack_field', 'generate_captions', 'repeats_ngram', 'score_captions', 'headline_cis',
-           'build_model', 'save_model', 'load_model', 'load_encoders', 'story_splits', 'make_decoder', 'evaluate',
-           'evaluate_checkpoint']
+           'generator_loss', 'stack_field', 'generate_captions', 'repeats_ngram', 'score_captions', 'headline_cis',
+           'build_model', 'save_model', 'load_model', 'evaluate', 'evaluate_checkpoint']
 
 # %% ../nbs/10_story_gan.ipynb #2ae606af
 @dataclass
@@ -247,80 +246,6 @@ def generator_loss(model: StoryGAN, batch: dict, pr: dict | None = None) -> dict
     return {"loss": loss, **logs}
 
 
-# %% ../nbs/10_story_gan.ipynb #88d150cb
-from .core import save_checkpoint, load_checkpoint
-from .backbones import cached_encode
-from .data import parse_story, StoryFormatError
-from .storyworld import story_arrays, raw_records
-
-def story_embeddings(stories, image_encoder, text_encoder, image_size: int | None = None) -> list[dict]:
-    """Per story {'story_id', 'captions', 'img' n×D, 'txt' n×D}: frozen-encoder embeddings of every frame,
-    computed once and cached on disk by (encoder, stories) with `storylab.backbones.cached_encode`."""
-    records = list(raw_records(stories))
-    captions = [parse_story(r["story"], r["story_id"]) for r in records]
-    frames = story_arrays(records, image_size)
-    for r, f, c in zip(records, frames, captions):
-        if len(f) != len(c): raise StoryFormatError(f"story {r['story_id']!r}: {len(f)} images but {len(c)} <gdi> sections")
-    key = {"stories": [(r["story_id"], r["story"]) for r in records], "image_size": image_size}
-    img = cached_encode(image_encoder, np.concatenate(frames), key_data={**key, "what": "frames"})
-    txt = cached_encode(text_encoder, [c for cs in captions for c in cs], key_data={**key, "what": "captions"})
-    cuts = np.cumsum([0] + [len(c) for c in captions])
-    return [dict(story_id=r["story_id"], captions=c, img=img[a:b], txt=txt[a:b])
-            for r, c, a, b in zip(records, captions, cuts[:-1], cuts[1:])]
-
-def windows(story_embs: list[dict], k: int) -> list[dict]:
-    "K+1 windows over embedded stories: context embeddings/captions of frames t-k..t-1 and the target frame t."
-    out = []
-    for s in story_embs:
-        for t in range(k, len(s["captions"])):
-            out.append(dict(story_id=s["story_id"], index=t, context_captions=s["captions"][t - k:t],
-                            target_caption=s["captions"][t], ctx_img=s["img"][t - k:t], ctx_txt=s["txt"][t - k:t],
-                            tgt_img=s["img"][t], tgt_txt=s["txt"][t]))
-    return out
-
-def caption_ids(tokenizer, caption: str, max_len: int) -> list[int]:
-    "Token ids of `caption` followed by EOS, cut to `max_len`."
-    return tokenizer(caption, add_special_tokens=False)["input_ids"][:max_len - 1] + [tokenizer.eos_token_id]
-
-def context_ids(tokenizer, captions: list[str], ctx_len: int) -> tuple[list[int], list[int]]:
-    """(ids, mask) of the decoder's text prompt: the context captions oldest first, each followed by EOS,
-    cut from the left to the last `ctx_len` tokens and left-padded to exactly `ctx_len`."""
-    if ctx_len == 0: return [], []
-    ids = [i for c in captions for i in tokenizer(c, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]][-ctx_len:]
-    pad = ctx_len - len(ids)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    return [pad_id] * pad + ids, [0] * pad + [1] * len(ids)
-
-def training_items(samples: list[dict], tokenizer, max_len: int, ctx_len: int = 0) -> list[dict]:
-    "Tensors the Trainer batches: embeddings, the context-caption prompt (`ctx_len` tokens) and the padded target caption."
-    items = []
-    for s in samples:
-        ids = caption_ids(tokenizer, s["target_caption"], max_len)
-        pad = max_len - len(ids)
-        cids, cmask = context_ids(tokenizer, s["context_captions"], ctx_len)
-        items.append(dict(ctx_img=torch.from_numpy(np.asarray(s["ctx_img"], np.float32)), ctx_txt=torch.from_numpy(np.asarray(s["ctx_txt"], np.float32)),
-                          tgt_img=torch.from_numpy(np.asarray(s["tgt_img"], np.float32)), tgt_txt=torch.from_numpy(np.asarray(s["tgt_txt"], np.float32)),
-                          ctx_tokens=torch.tensor(cids, dtype=torch.long), ctx_mask=torch.tensor(cmask, dtype=torch.long),
-                          tokens=torch.tensor(ids + [tokenizer.eos_token_id] * pad), mask=torch.tensor([1] * len(ids) + [0] * pad)))
-        if "tgt_sents" in s:  # the true caption's sentences as the frozen text encoder embeds them (the discriminator's input)
-            items[-1].update(tgt_sents=torch.from_numpy(np.asarray(s["tgt_sents"], np.float32)),
-                             tgt_sents_mask=torch.from_numpy(np.asarray(s["tgt_sents_mask"], np.float32)))
-    return items
-
-# %% ../nbs/10_story_gan.ipynb #638f0872
-def copy_last(samples: list[dict]) -> list[str]:
-    "The last context caption of every sample."
-    return [s["context_captions"][-1] for s in samples]
-
-def _context_vectors(samples):
-    v = np.stack([np.concatenate([np.asarray(s["ctx_img"]).ravel(), np.asarray(s["ctx_txt"]).ravel()]) for s in samples])
-    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
-
-def retrieval(train: list[dict], samples: list[dict]) -> list[str]:
-    "The next caption of the training window whose context is nearest (cosine) to each sample's context."
-    nearest = (_context_vectors(samples) @ _context_vectors(train).T).argmax(1)
-    return [train[i]["target_caption"] for i in nearest]
-
 # %% ../nbs/10_story_gan.ipynb #018d58ef
 def _batches(items, size):
     for i in range(0, len(items), size): yield items[i:i + size]
@@ -394,51 +319,6 @@ def load_model(path, map_location="cpu") -> tuple[StoryGAN, dict]:
     return model.eval(), ck["config"]
 
 # %% ../nbs/10_story_gan.ipynb #c91c990a
-def load_encoders(image_encoder: str = "storyclip", text_encoder: str = "minilm", storyclip_preset: str = "cpu", clip_id: str | None = None):
-    "The frozen (image, text) encoders; they must share one embedding space (storyclip+minilm, or clip+clip from `clip_id`)."
-    from storylab.backbones import ImageEncoder
-    paired = ImageEncoder.PAIRED_TEXT.get(image_encoder)
-    if paired is None or paired != text_encoder:
-        raise ValueError(f"image_encoder={image_encoder!r} and text_encoder={text_encoder!r} do not share an embedding space; "
-                         f"use one of {sorted(ImageEncoder.PAIRED_TEXT.items())}")
-    enc = ImageEncoder(image_encoder, preset=storyclip_preset, progress=False, hub_id=clip_id)
-    return enc, enc.text_encoder
-
-def story_splits(source: str = "storyworld", n_stories: int = 200, seed: int = 0, image_size: int = 64, k: int = 3,
-                 image_encoder=None, text_encoder=None, splits=("train", "valid", "test"), data_id: str | None = None) -> dict:
-    """{split: K+1 windows with frozen embeddings (and the target caption's sentence embeddings)} for the story splits of `source`
-    (with 'hub': of the hub's StoryReasoning, or of `data_id`, a hub id or a folder laid out like it)."""
-    from storylab.data import HUB_ID, load_stories
-    from storylab.adversarial import sentence_embeddings
-    out = {}
-    for split in splits:
-        ds = load_stories(source, split, n_stories=n_stories, seed=seed, image_size=image_size, data_id=data_id or HUB_ID)
-        out[split] = windows(story_embeddings(ds, image_encoder, text_encoder, image_size), k)
-        if not out[split]: raise ValueError(f"the {split} split of {source!r} has no story longer than k={k} frames")
-        sents, mask = sentence_embeddings(text_encoder, [w["target_caption"] for w in out[split]], cache=True)
-        for w, e, m in zip(out[split], sents, mask): w["tgt_sents"], w["tgt_sents_mask"] = e, m  # what the discriminator reads
-    return out
-
-def make_decoder(decoder: str, captions: list[str] | None = None, vocab_size: int = 1000, max_len: int = 40,
-                 n_layer: int = 4, n_embd: int = 256, n_head: int = 4, prefix_len: int = 8, ctx_len: int = 0, tokenizer_dir=None):
-    "(decoder, tokenizer): a small GPT-2 + BPE trained on `captions` ('small'), or a hub GPT-2 ('gpt2', 'gpt2-medium')."
-    from storylab.backbones import train_bpe_tokenizer, load_tokenizer, load_gpt2
-    if decoder == "small":
-        if not captions: raise ValueError("a small decoder needs the training captions to train its tokenizer")
-        tok = train_bpe_tokenizer(captions, vocab_size=vocab_size)
-        if tokenizer_dir is not None: tok.save_pretrained(str(tokenizer_dir))
-        dec = small_gpt2(len(tok), n_layer=n_layer, n_embd=n_embd, n_head=n_head, n_positions=prefix_len + ctx_len + max_len + 1,
-                         bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-        return dec, tok
-    tok, dec = load_tokenizer(decoder), load_gpt2(decoder)
-    dec.config.pad_token_id = tok.pad_token_id
-    if tokenizer_dir is not None: tok.save_pretrained(str(tokenizer_dir))
-    return dec, tok
-
-def _tokenizer_for(config: dict):
-    from storylab.backbones import load_tokenizer
-    return load_tokenizer(config["tokenizer_dir"] if Path(config["tokenizer_dir"]).exists() else config["decoder"])
-
 def evaluate(model: StoryGAN, samples: list[dict], tokenizer, text_encoder, method: str = "greedy",
              max_len: int = 40, with_cis: bool = False) -> tuple[dict, list[str], dict, dict]:
     "(metrics, generated captions, 95% CIs, per-item scores) of `model` on `samples`, with D's accuracy on real vs these captions."
@@ -457,5 +337,5 @@ def evaluate_checkpoint(path, split: str = "test", method: str = "greedy", **kw)
                                         config.get("clip_id"))
     data = story_splits(config["source"], config["n_stories"], config["seed"], config["image_size"], config["gan"]["k"],
                         image_enc, text_enc, splits=(split,), data_id=config.get("data_id"))
-    scores = evaluate(model, data[split], _tokenizer_for(config), text_enc, method, config["max_len"])[0]
+    scores = evaluate(model, data[split], tokenizer_for(config), text_enc, method, config["max_len"])[0]
     return {"encoder": f"{config['image_encoder']}+{config['text_encoder']}", "split": split, "method": method, **scores}

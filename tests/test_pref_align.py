@@ -72,7 +72,8 @@ def test_predictions_hold_both_systems_with_their_hallucination_rates(smoke_home
 SCORE_SCRIPT = r"""
 import json, re, sys
 import numpy as np
-from storylab.pref_align import storyworld_records, attribute_rates, onpolicy_pairs
+from storylab.pref_data import storyworld_records, onpolicy_pairs
+from storylab.metrics import attribute_rates
 from storylab.storyworld import NAMES
 rec = storyworld_records("test", 40, 0, 32)
 rng = np.random.default_rng(0)

@@ -18,8 +18,9 @@ from .train import Phase
 
 # %% auto #0
 __all__ = ['MAX_SENTENCES', 'REWARDS', 'MODES', 'split_sentences', 'sentence_embeddings', 'Discriminator',
-           'discriminator_accuracy', 'FrozenJudge', 'fake_captions', 'discriminator_loss', 'sequence_logprob',
-           'policy_gradient_loss', 'cider_reward', 'rewards', 'adversarial_generator_loss', 'phases']
+           'discriminator_accuracy', 'FrozenJudge', 'with_fake_captions', 'fake_captions', 'discriminator_loss',
+           'sequence_logprob', 'policy_gradient_loss', 'cider_reward', 'rewards', 'adversarial_generator_loss',
+           'phases']
 
 # %% ../nbs/10b_adversarial.ipynb #14bb4e6d
 MAX_SENTENCES = 8  # sentences of a caption the discriminator reads
@@ -88,18 +89,22 @@ class FrozenJudge:
         return tuple(torch.from_numpy(a).to(device) for a in sentence_embeddings(self.text_encoder, list(texts)))
 
 @torch.no_grad()
-def fake_captions(model: StoryGAN, batch: dict, judge: FrozenJudge) -> tuple[list[str], tuple]:
-    "(texts, (frozen sentence embeddings, mask)) of the batch's greedy captions, written once in eval mode, kept in the batch."
+def with_fake_captions(model: StoryGAN, batch: dict, judge: FrozenJudge) -> dict:
+    "The batch plus its greedy captions, written in eval mode: 'fake_texts' and 'fake_emb' (frozen sentence embeddings, mask)."
+    with eval_mode(model):
+        ids = model.generate_tokens(model.prompt(batch), batch["tokens"].shape[1])
+    texts = judge.texts(ids)
+    return {**batch, "fake_texts": texts, "fake_emb": judge.embed(texts, batch["tgt_txt"].device)}
+
+def fake_captions(batch: dict) -> tuple[list[str], tuple]:
+    "(texts, (embeddings, mask)) of the generated captions `with_fake_captions` added to `batch`."
     if "fake_emb" not in batch:
-        with eval_mode(model):
-            ids = model.generate_tokens(model.prompt(batch), batch["tokens"].shape[1])
-        batch["fake_texts"] = judge.texts(ids)
-        batch["fake_emb"] = judge.embed(batch["fake_texts"], batch["tgt_txt"].device)
+        raise KeyError("the batch holds no generated captions: add them with with_fake_captions (the Trainer's prepare=)")
     return batch["fake_texts"], batch["fake_emb"]
 
-def discriminator_loss(model: StoryGAN, batch: dict, judge: FrozenJudge) -> dict:
+def discriminator_loss(model: StoryGAN, batch: dict) -> dict:
     "Hinge loss of D on the true next captions vs the greedy generated ones, both in the frozen text space; `acc` on the batch."
-    _, fake = fake_captions(model, batch, judge)
+    _, fake = fake_captions(batch)
     d_real = model.disc(batch["ctx_img"], batch["ctx_txt"], batch["tgt_sents"], batch["tgt_sents_mask"])
     d_fake = model.disc(batch["ctx_img"], batch["ctx_txt"], *fake)
     loss = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
@@ -141,7 +146,7 @@ def adversarial_generator_loss(model: StoryGAN, batch: dict, judge: FrozenJudge,
     """LM + image + alignment losses, plus `w_adv` times the self-critical policy gradient: one caption sampled per
     context, rewarded by `reward` relative to the greedy caption's reward."""
     out = generator_loss(model, batch)                      # teacher forcing keeps the captions on the data
-    _, g_emb = fake_captions(model, batch, judge)
+    _, g_emb = fake_captions(batch)
     with eval_mode(model):                                   # the policy that writes the evaluated captions: no dropout
         pr = model.prompt(batch)
         ids = model.generate_tokens(pr, batch["tokens"].shape[1], "sample", temperature=temperature)
@@ -165,4 +170,4 @@ def phases(model: StoryGAN, mode: str, lr: float, d_lr: float | None = None, jud
     if reward not in REWARDS: raise ValueError(f"reward must be one of {REWARDS}, got {reward!r}")
     opt_d = torch.optim.Adam(model.discriminator_parameters(), lr=d_lr or lr, betas=(0.5, 0.999))
     gen = partial(adversarial_generator_loss, judge=judge, reward=reward, w_adv=model.cfg.w_adv, temperature=temperature)
-    return [Phase("disc", partial(discriminator_loss, judge=judge), opt_d), Phase("gen", gen, opt_g)]
+    return [Phase("disc", discriminator_loss, opt_d), Phase("gen", gen, opt_g)]

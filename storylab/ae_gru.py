@@ -163,6 +163,7 @@ class LatentTransition(nn.Module):
         story = self.story(h)[:, :, None, None].expand(-1, -1, G, G)
         return self.net(torch.cat([grids, story], 1)).reshape(B, -1)
 
+# %% ../nbs/11_ae_gru.ipynb #4bdba354
 RENDERS = ("masked", "residual", "decode")
 
 class StoryModel(nn.Module):
@@ -326,6 +327,7 @@ def teacher_forced_accuracy(model: StoryModel, data: StorySamples, batch_size: i
         out.append((((logits.argmax(-1) == gold) & keep).sum(1) / keep.sum(1)).cpu())
     return torch.cat(out).numpy()
 
+# %% ../nbs/11_ae_gru.ipynb #dff98ad9
 def window_ids(data: StorySamples) -> list[str]:
     "One id per K+1 window, `story_id/index` (the index of the target frame): unique within a split."
     return [f"{s['story_id']}/{s['index']}" for s in data.samples]
@@ -370,6 +372,7 @@ def mean_frame(train_frames: torch.Tensor, data: StorySamples, train_captions: l
     caption = Counter(train_captions).most_common(1)[0][0]
     return train_frames.mean(0, keepdim=True).expand(len(data), -1, -1, -1), [caption] * len(data)
 
+# %% ../nbs/11_ae_gru.ipynb #241eb55a
 def evaluate_checkpoint(path, split: str = "test", **overrides) -> dict:
     "Re-evaluate a saved story model on held-out stories (the data settings come from its config unless overridden)."
     from storylab.core import load_checkpoint

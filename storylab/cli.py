@@ -138,6 +138,7 @@ def _next_job(pending: list, shared_ready: bool, needs: dict):
     "The first pending job that can start now (one that needs the shared assets waits for them), or None."
     return next((j for j in pending if shared_ready or not needs[j[2] + j[0]]), None)
 
+# %% ../nbs/08_cli.ipynb #11bea496
 def run_jobs(jobs: list[tuple], preset: str | None, n_parallel: int = 1, progress: bool = False) -> tuple[list, list, list]:
     """Run (experiment, overrides, run name) jobs: ([(name, seconds, record or None)], failed names, timeline spans).
     With several workers the shared StoryCLIP tower is built first, as a job of its own (span 'shared')."""
@@ -251,6 +252,7 @@ def rehearsal_record(jobs: list, failed: list, argv: list) -> Path:
            "command": "storylab-run " + " ".join(argv), "experiments": exps, "finished_at": datetime.now().isoformat(timespec="seconds")}
     return atomic_write_json(path, rec)
 
+# %% ../nbs/08_cli.ipynb #88b11a42
 def run_main(argv=None):
     "Entry point of `storylab-run`."
     args = _run_parser().parse_args(argv)

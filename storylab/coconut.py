@@ -239,12 +239,15 @@ def train_curriculum(model: Coconut, records: list[dict], feats: list, tokenizer
 
 # %% ../nbs/15_coconut.ipynb #2d37ed9c
 @torch.no_grad()
-def evaluate(model: Coconut, records: list[dict], feats: list, tokenizer, mode: str, stage: int, c_thought: int,
-             max_latent_stage: int, batch_size: int = 32, max_new_tokens: int = 64, prefix_per_frame: int = 1,
-             keep_thoughts: int = 8, parse=parse_answer) -> dict:
-    "Accuracy (`parse`d answers equal), token counts and predictions on `records` at `stage`; per-item lists for bootstrap CIs."
+def evaluate(model: Coconut, records: list[dict], feats: list, tokenizer, cfg: CurriculumConfig, stage: int,
+             batch_size: int = 32, max_new_tokens: int = 64, keep_thoughts: int = 8, parse=parse_answer) -> dict:
+    """Accuracy (`parse`d answers equal), token counts and predictions on `records` at `stage` of the curriculum `cfg`
+    (the questions laid out as that stage trains them); per-item lists for bootstrap CIs."""
+    if cfg.mode != model.mode: raise ValueError(f"a model of mode {model.mode!r} evaluated with the layout of mode {cfg.mode!r}")
     model.eval(); dev = next(model.parameters()).device
-    items = [encode_example(q, f, tokenizer, model.ids, mode, stage, c_thought, max_latent_stage) for q, f in zip(records, feats or [None] * len(records))]
+    prefix_per_frame = cfg.prefix_per_frame
+    items = [encode_example(q, f, tokenizer, model.ids, cfg.mode, stage, cfg.c_thought, cfg.max_latent_stage)
+             for q, f in zip(records, feats or [None] * len(records))]
     correct, lang, total, preds, answers, golds, thoughts = [], [], [], [], [], [], []
     for i in range(0, len(items), batch_size):
         chunk = items[i:i + batch_size]
@@ -358,6 +361,7 @@ def evaluate_checkpoint(path, **kw) -> dict:
     _, test = load_question_splits(cfg.get("source", "storyworld"), cfg.get("n_stories", 400), cfg.get("data_seed", 0),
                                    path=cfg.get("json_path"), test_path=cfg.get("json_test_path"))
     feats = frame_features(test, cfg.get("encoder", "storyclip"), cfg.get("encoder_preset", "cpu"))
-    r = evaluate(model, test, feats, tok, cfg["mode"], cfg["max_latent_stage"], cfg["c_thought"], cfg["max_latent_stage"],
-                 prefix_per_frame=cfg.get("prefix_per_frame", 1), max_new_tokens=cfg.get("max_new_tokens", 64))
+    curriculum = CurriculumConfig(mode=cfg["mode"], c_thought=cfg["c_thought"], max_latent_stage=cfg["max_latent_stage"],
+                                  prefix_per_frame=cfg.get("prefix_per_frame", 1))
+    r = evaluate(model, test, feats, tok, curriculum, cfg["max_latent_stage"], max_new_tokens=cfg.get("max_new_tokens", 64))
     return {k: r[k] for k in ("accuracy", "tokens", "lang_tokens")} | {"n_test": len(test)}

@@ -89,6 +89,7 @@ class Sampling(layers.Layer):
         mean, log_var = inputs
         return mean + ops.exp(0.5 * log_var) * keras.random.normal(ops.shape(mean), seed=self.seed_generator)
 
+# %% ../nbs/12_keras_gen.ipynb #623c3d80
 class VAE(keras.Model):
     "Convolutional VAE; `fit(x)` trains it, tracking `loss`, `reconstruction` and `kl`."
     def __init__(self, image_shape=(28, 28, 1), latent_dim: int = 32, filters: int = 32, n_down: int = 2,
@@ -233,6 +234,7 @@ def backup_epoch(folder) -> int:
     st = Path(folder) / "state.json"
     return int(json.loads(st.read_text())["epoch"]) if st.exists() else 0
 
+# %% ../nbs/12_keras_gen.ipynb #ddf4686f
 def _save_backup(model, folder: Path, epoch: int, history: dict, config: dict):
     from storylab.core import atomic_write_json
     folder.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,7 @@ def notebook_markdown(path) -> str:
         elif c.cell_type == "code" and not src.startswith("#| hide"): parts.append(f"```python\n{src}\n```")
     return "\n\n".join(parts) + "\n"
 
+# %% ../nbs/08b_notebooks.ipynb #4baefab6
 def readme_values(home) -> dict:
     "The measured figures README's `{{name}}` placeholders quote, read from the committed records under `reports/`."
     rep = Path(home) / "reports"
@@ -56,6 +57,7 @@ def rehearsal_table(cpu: dict, cuda: dict) -> str:
             f"{cuda.get('mixed_precision', '–').split(' (')[0]}) |\n|---|---|---|\n")
     return head + "\n".join(f"| {n} | {cell(cpu, n)} | {cell(cuda, n)} |" for n in names)
 
+# %% ../nbs/08b_notebooks.ipynb #cdb0c292
 def render_placeholders(text: str, values: dict) -> str:
     "Replace `{{name}}` / `{{name:.1f}}` with `values[name]` formatted; an unknown name is an error that lists the known ones."
     def sub(m):
@@ -69,7 +71,6 @@ def readme_main(argv=None):
     text = render_placeholders(notebook_markdown(home / "nbs" / "index.ipynb"), readme_values(home))
     atomic_write(home / "README.md", "<!-- generated from nbs/index.ipynb by storylab-readme: edit the notebook -->\n\n" + text)
     return 0
-
 
 # %% ../nbs/08b_notebooks.ipynb #d1a0c0b2
 COLAB_BADGE_IMG = "https://colab.research.google.com/assets/colab-badge.svg"
@@ -105,6 +106,7 @@ if "google.colab" in sys.modules:
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "/content/storylab"], check=True)
     os.chdir({json.dumps(folder)})"""
 
+# %% ../nbs/08b_notebooks.ipynb #c17bfc9a
 def _nb_text(nb: dict) -> str:
     "A notebook as nbdev writes it (`fastcore.nbio.write_nb`): sorted keys, one-space indent, sources as lists of lines."
     for c in nb["cells"]:
@@ -125,6 +127,7 @@ def with_colab(nb: dict, url: str, rel_path: str) -> dict:
     cells.insert(at, install); cells.insert(0, badge)
     return {**nb, "cells": cells, "nbformat_minor": max(nb.get("nbformat_minor", 0), 5)}
 
+# %% ../nbs/08b_notebooks.ipynb #d0669e6b
 def tidy_notebook(path, types: dict | None = None, write: bool = True) -> bool:
     """Bring notebook `path` up to date: Colab badge and install cell, and (an experiment, with a `parameters` cell)
     typed parameters. Returns whether it changed (and writes it, unless `write=False`)."""

@@ -233,6 +233,7 @@ def _variation(report_dir: Path, assets: Path) -> list:
             if comps: md += ["Paired comparisons between the systems at each setting, on that run's held-out items:\n", _table(comps)]
     return md
 
+# %% ../nbs/07_report.ipynb #e9f9eac7
 def build_report(home=None, html: bool = True) -> Path:
     "Rebuild `reports/REPORT.md` (and `REPORT.html`) from the newest run of each experiment."
     home = Path(home or storylab_home())

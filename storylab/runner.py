@@ -50,6 +50,7 @@ def experiment_path(name: str) -> Path:
         raise ParameterError(f"no experiment {name!r} in {experiments_dir()}; known: {', '.join(list_experiments()) or 'none'}")
     return p
 
+# %% ../nbs/06_runner.ipynb #791e5a1d
 def tagged_source(nb, tag: str) -> str | None:
     "The source of the first code cell tagged `tag` in notebook `nb` (its JSON as a dict), or None."
     for c in nb["cells"]:
@@ -282,6 +283,7 @@ def is_main_process() -> bool:
     "False on the non-zero ranks of a multi-process launch (`accelerate launch`, `torchrun`), which write nothing."
     return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0"))) == 0
 
+# %% ../nbs/06_runner.ipynb #75a4ffe4
 class Experiment:
     "One run of an experiment notebook: parameters, run folder, figures, `metrics.json`."
     def __init__(self, name: str, namespace: dict, presets: dict | None = None):

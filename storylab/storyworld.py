@@ -54,6 +54,7 @@ STORYREASONING_FEATURES = Features({
     "story_id": Value("string"), "images": List(Image()), "frame_count": Value("int32"),
     "chain_of_thought": Value("string"), "story": Value("string")})
 
+# %% ../nbs/01_storyworld.ipynb #0f3dc7d3
 def where(position: str) -> str:
     "The phrase for a position: 'on the left', 'in the centre', 'on the right'."
     return ("in the " if position == "centre" else "on the ") + position

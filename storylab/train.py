@@ -58,12 +58,12 @@ class Trainer:
                  monitor: str | None = None, mode: str = "min", early_stop: int | None = None,
                  ckpt_dir=None, ckpt_every: int | None = None, config: dict | None = None,
                  callbacks: Sequence[Callback] = (), nan_patience: int = 5, mixed_precision: str = "auto",
-                 progress: bool = True, desc: str = "train", accelerator=None):
+                 progress: bool = True, desc: str = "train", accelerator=None, prepare: Callable | None = None):
         if phases is None:
             if loss_fn is None or optimizer is None: raise ValueError("give `phases`, or `loss_fn` and `optimizer`")
             phases = [Phase("train", loss_fn, optimizer, scheduler)]
         if len(phases) > 1 and grad_accum != 1: raise ValueError("grad_accum > 1 needs a single phase")
-        self.model, self.data, self.phases, self.collate = model, data, list(phases), collate
+        self.model, self.data, self.phases, self.collate, self.prepare = model, data, list(phases), collate, prepare
         self.batch_size, self.epochs, self.seed, self.shuffle, self.drop_last = batch_size, epochs, seed, shuffle, drop_last
         self.grad_accum, self.max_grad_norm, self.eval_fn = grad_accum, max_grad_norm, eval_fn
         self.monitor, self.mode, self.early_stop = monitor, mode, early_stop
@@ -154,6 +154,7 @@ class Trainer:
     def _train_batch(self, idx: list[int], step_now: bool) -> dict:
         batch = send_to_device(self.collate([self.data[i] for i in idx]), self.device)
         self.model.train()
+        if self.prepare is not None: batch = self.prepare(self.model, batch)   # once per batch: what the phases share
         logs = {}
         for ph in self.phases:
             if len(self.phases) > 1: self.model.zero_grad(set_to_none=True)  # a phase sees only its own gradients

@@ -14,7 +14,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from .decoding import decode, last_token_step
-from .images import to_tensor, to_numpy
+from .images import to_tensor
 from .metrics import frame_scores
 
 # %% auto #0

@@ -4,7 +4,7 @@
 
 # %% ../nbs/15_coconut.ipynb #db95c905
 from __future__ import annotations
-import json, math
+import json
 from dataclasses import dataclass, asdict
 from functools import partial
 from pathlib import Path

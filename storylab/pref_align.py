@@ -5,8 +5,6 @@ cross-attention; trained with NT-Xent and captioning (stage 1), then with DPO (s
 
 # %% ../nbs/14_pref_align.ipynb #ba48c0c9
 from __future__ import annotations
-import copy, json, math
-from functools import partial
 from pathlib import Path
 
 import numpy as np

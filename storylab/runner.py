@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_runner.ipynb #0e80e1b5
 from __future__ import annotations
-import ast, io, json, os, platform, re, sys, time
+import ast, io, json, os, platform, re, time
 from datetime import datetime
 from pathlib import Path
 

@@ -5,9 +5,9 @@ a transformer over frozen image/text embeddings, a GPT-2 prefix decoder, and a h
 
 # %% ../nbs/10_story_gan.ipynb #ca685122
 from __future__ import annotations
-import json, math, re
+import math, re
 from contextlib import contextmanager
-from dataclasses import dataclass, asdict, field
+from dataclasses import dataclass, asdict
 
 import numpy as np
 import torch
@@ -15,7 +15,7 @@ from torch import nn
 import torch.nn.functional as F
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from .backbones import NTXent, small_gpt2
+from .backbones import NTXent
 from .core import save_checkpoint, load_checkpoint
 from .decoding import generate
 from .story_windows import context_ids, load_encoders, story_splits, tokenizer_for

@@ -21,6 +21,7 @@ _FREE_RE = re.compile(r"\b[Tt]he (?P<colour>[a-z]+) (?P<kind>[a-z]+) lies (?:on|
 _SETTING_RE = re.compile(r"\b(?:[Ii]n|[Ii]t is) the (" + "|".join(SETTINGS) + r")\b")
 _TAG_RE = re.compile(r"</?gd[a-z]*\b[^>]*>")
 
+# %% ../nbs/01b_captions.ipynb #62b2057f
 def parse_caption(caption: str) -> dict:
     "Read a caption in the StoryWorld grammar into {'setting', 'chars': [...], 'free': [...]} (no ids)."
     text = " ".join(_TAG_RE.sub("", caption).split())
@@ -42,6 +43,7 @@ def parse_caption(caption: str) -> dict:
                                       position=m["position"]))
     return frame
 
+# %% ../nbs/01b_captions.ipynb #a60f8b1c
 def frame_attributes(frame: dict, by: str = "id") -> dict:
     "The facts a frame states as a flat dict, keyed by entity id (`by='id'`) or by name/kind (`by='name'`)."
     a = {"setting": frame["setting"]} if frame.get("setting") else {}
@@ -60,6 +62,7 @@ def frame_attributes(frame: dict, by: str = "id") -> dict:
     for o in frame.get("free", []): put_obj(o, "nobody", o.get("position"))
     return a
 
+# %% ../nbs/01b_captions.ipynb #0637fc1f
 def caption_attributes(caption: str) -> dict:
     "The facts a caption states, keyed by character name and object kind: {'setting', 'Mia.colour', 'ball.holder', ...}."
     return frame_attributes(parse_caption(caption), by="name")
@@ -74,6 +77,7 @@ def _by_name(attributes: dict) -> dict:
         out[f"{names.get(ent, ent)}.{field}" if ent else k] = v
     return out
 
+# %% ../nbs/01b_captions.ipynb #fcfe3e33
 VISIBLE = ("colour", "shape", "position", "action")
 
 def _entities(attributes: dict) -> dict:
@@ -81,6 +85,7 @@ def _entities(attributes: dict) -> dict:
     names = dict.fromkeys(k.split(".")[0] for k in attributes if k.endswith(".name"))  # in the order stated: a set's order changes with PYTHONHASHSEED
     return {n: {k.split(".", 1)[1]: v for k, v in attributes.items() if k.startswith(n + ".")} for n in names}
 
+# %% ../nbs/01b_captions.ipynb #17e3eb8a
 def align_characters(stated: dict, truth: dict) -> dict:
     """Re-key the characters a caption states onto the true characters they *look* like. Names are not drawn,
     so a caption that calls the red circle on the left "Tom" instead of "Mia" gets one false fact (the name),
@@ -100,6 +105,7 @@ def align_characters(stated: dict, truth: dict) -> dict:
         out[key] = v if field == "name" else rename.get(v, v) if field == "holder" else v
     return out
 
+# %% ../nbs/01b_captions.ipynb #75b1c0da
 def attribute_scores(caption: str, true_attributes: dict) -> dict:
     """Score a caption against a frame's true facts: `specificity` = share of true facts it states,
     `hallucination` = share of the facts it states that are false (0 when it states nothing). Characters
@@ -115,6 +121,7 @@ _SECTION_RE = re.compile(r"<gdi\s+image(\d+)\s*>(.*?)</gdi>", re.S)
 _CHAR_TAG_RE = re.compile(r"<gdo\s+(char\d+)\s*>([^<]+)</gdo>")
 _OBJ_TAG_RE = re.compile(r"<gdo\s+(obj\d+)\s*>[Tt]he ([a-z]+) ([a-z]+)</gdo>")
 
+# %% ../nbs/01b_captions.ipynb #8379d32c
 def tagged_frame(text: str) -> dict:
     "One frame's grounded story text → its structured facts, with entity ids."
     frame = parse_caption(text)
@@ -127,6 +134,7 @@ def tagged_frame(text: str) -> dict:
     for o in frame["free"]: o["id"] = obj_ids.get((o["colour"], o["kind"]))
     return frame
 
+# %% ../nbs/01b_captions.ipynb #5f08a98c
 def story_frames(story: str) -> list[dict]:
     "Every frame of a StoryWorld story text as structured facts with ids, in image order."
     return [tagged_frame(t) for _, t in sorted(_SECTION_RE.findall(story), key=lambda s: int(s[0]))]
@@ -140,6 +148,7 @@ _CHAR_SENT = re.compile(fr"{_WORD(NAMES)}, (an?) {_WORD(CHARACTER_COLOURS)} {_WO
 _FREE_SENT = re.compile(fr"The {_WORD(COLOURS)} {_WORD(KINDS)} lies {_WHERE}\.")
 _OPENING = re.compile(fr"In the {_WORD(SETTINGS)}, (.*)", re.S)
 
+# %% ../nbs/01b_captions.ipynb #4e01fd84
 def caption_grammar(caption: str) -> dict | None:
     "The frame a caption states if the WHOLE caption is in the StoryWorld caption grammar (see above), else None."
     text = " ".join(str(caption).split())
@@ -168,6 +177,7 @@ def caption_grammar(caption: str) -> dict | None:
     if any(c["to"] and (c["to"]["name"] == c["name"] or c["to"]["name"] not in names) for c in frame["chars"]): return None
     return frame
 
+# %% ../nbs/01b_captions.ipynb #37d12b09
 def grammatical(caption: str) -> bool:
     "Whether the StoryWorld caption grammar parses the whole of `caption` (`caption_grammar` is not None)."
     return caption_grammar(caption) is not None

@@ -25,6 +25,7 @@ def find_checkout(start: Path) -> Path | None:
         if pp.exists() and 'name = "storylab"' in pp.read_text(errors="ignore"): return d
     return None
 
+# %% ../nbs/00_core.ipynb #d2c5f6f6
 def storylab_home() -> Path:
     """The folder holding `reports/` and `cache/`: `$STORYLAB_HOME`, else the checkout, else the current folder,
     which is then kept in `$STORYLAB_HOME` for the rest of this process and the processes it starts."""
@@ -35,6 +36,7 @@ def storylab_home() -> Path:
     os.environ["STORYLAB_HOME"] = str(cwd)
     return cwd
 
+# %% ../nbs/00_core.ipynb #1b0af7b7
 def cache_dir(*parts: str) -> Path:
     "A folder under the cache (created)."
     p = storylab_home().joinpath("cache", *parts); p.mkdir(parents=True, exist_ok=True); return p
@@ -51,6 +53,7 @@ def seed_everything(seed: int = 0) -> int:
     set_seed(seed)
     return seed
 
+# %% ../nbs/00_core.ipynb #42aa8480
 def rng_state() -> dict:
     "Every RNG state a training step can touch, for a checkpoint."
     import torch
@@ -58,6 +61,7 @@ def rng_state() -> dict:
     if torch.cuda.is_available(): st["cuda"] = torch.cuda.get_rng_state_all()
     return st
 
+# %% ../nbs/00_core.ipynb #13680e52
 def set_rng_state(st: dict):
     "Restore what `rng_state` saved."
     import torch
@@ -81,6 +85,7 @@ def cpu_threads() -> int:
     "CPU threads this process may use: `$STORYLAB_THREADS` if set, else every core."
     return int(os.environ.get("STORYLAB_THREADS") or 0) or os.cpu_count() or 1
 
+# %% ../nbs/00_core.ipynb #e63fbe8a
 def set_cpu_threads(n: int | None = None) -> int:
     "Let torch use `n` threads (default `cpu_threads()`); returns `n`."
     import torch
@@ -101,6 +106,7 @@ def atomic_write(path, data: bytes | str) -> Path:
         raise
     return path
 
+# %% ../nbs/00_core.ipynb #5ff2452f
 def _json_default(o):
     if isinstance(o, (np.integer,)): return int(o)
     if isinstance(o, (np.floating,)): return float(o)
@@ -114,6 +120,7 @@ def atomic_write_json(path, obj, indent: int = 2) -> Path:
     "Write `obj` as JSON atomically (NumPy/torch numbers and paths are converted)."
     return atomic_write(path, json.dumps(obj, indent=indent, default=_json_default, allow_nan=True))
 
+# %% ../nbs/00_core.ipynb #b2a3934e
 def config_hash(obj, n: int = 12) -> str:
     "A short stable hash of a JSON-able object: the key for caches."
     s = json.dumps(obj, sort_keys=True, default=_json_default)
@@ -126,11 +133,13 @@ class CheckpointError(ValueError):
 class ConfigMismatchError(ValueError):
     "A checkpoint saved from a model config other than the one asked for."
 
+# %% ../nbs/00_core.ipynb #a4bcc489
 def config_diff(a: dict, b: dict) -> dict:
     "Keys whose values differ between two configs: {key: (a_value, b_value)}."
     keys = sorted(set(a) | set(b), key=str)
     return {k: (a.get(k, "<missing>"), b.get(k, "<missing>")) for k in keys if a.get(k, "<missing>") != b.get(k, "<missing>")}
 
+# %% ../nbs/00_core.ipynb #474c701a
 def save_checkpoint(path, state: dict, config: dict | None = None) -> Path:
     "Save `state` (anything `torch.save` takes) with its `config`, atomically."
     buf = io.BytesIO()
@@ -138,6 +147,7 @@ def save_checkpoint(path, state: dict, config: dict | None = None) -> Path:
     torch.save({"format": "storylab-checkpoint-1", "config": dict(config or {}), "state": state}, buf)
     return atomic_write(path, buf.getvalue())
 
+# %% ../nbs/00_core.ipynb #4198fc3b
 def load_checkpoint(path, config: dict | None = None, map_location="cpu") -> dict:
     "Load a checkpoint; with `config`, refuse one saved from another config. Returns {'config', 'state'}."
     path = Path(path)
@@ -160,6 +170,7 @@ def load_checkpoint(path, config: dict | None = None, map_location="cpu") -> dic
 class NonFiniteLossError(RuntimeError):
     "Raised after too many non-finite batches in a row."
 
+# %% ../nbs/00_core.ipynb #1f847c88
 class NaNGuard:
     "Counts non-finite losses/gradients; raises `NonFiniteLossError` after `patience` in a row."
     def __init__(self, patience: int = 5): self.patience, self.skipped, self.in_a_row = patience, 0, 0

@@ -21,8 +21,10 @@ __all__ = ['HUB_ID', 'SPLITS', 'StoryFormatError', 'strip_tags', 'parse_story', 
 class StoryFormatError(ValueError):
     "A story or chain of thought that does not follow the StoryReasoning format."
 
+# %% ../nbs/02_data.ipynb #620a1e45
 def _where(story_id) -> str: return f"story {story_id!r}: " if story_id is not None else ""
 
+# %% ../nbs/02_data.ipynb #275cf8b2
 _GDI_RE = re.compile(r"<gdi\s+image(\d+)\s*>|</gdi\s*>")
 _ANY_TAG_RE = re.compile(r"</?gd[a-z]*\b[^>]*>")
 
@@ -45,10 +47,12 @@ def _sections(text: str, story_id=None) -> list[tuple[int, str]]:
     if len(set(numbers)) != len(numbers): raise StoryFormatError(f"{_where(story_id)}field 'story': repeated image numbers {numbers}")
     return sorted(out)
 
+# %% ../nbs/02_data.ipynb #08d975b8
 def strip_tags(text: str) -> str:
     "Remove grounding tags and normalise whitespace."
     return " ".join(_ANY_TAG_RE.sub("", text).split())
 
+# %% ../nbs/02_data.ipynb #3b631a64
 def parse_story(text: str, story_id=None) -> list[str]:
     "Per-frame captions in image order: each `<gdi>` section with its tags stripped and whitespace normalised."
     return [strip_tags(t) for _, t in _sections(text, story_id)]
@@ -63,6 +67,7 @@ def _table_rows(lines: list[str]) -> list[dict]:
     body = [r for r in rows[1:] if not re.fullmatch(r"\|?[\s:|-]+\|?", r)]
     return [dict(zip(header, cells(r))) for r in body]
 
+# %% ../nbs/02_data.ipynb #9c0b9ecc
 def _split_headings(text: str, level: str) -> list[tuple[str, list[str]]]:
     "Split markdown lines into (heading, lines under it) at headings of exactly this level ('##' or '###')."
     parts, cur = [], None
@@ -72,6 +77,7 @@ def _split_headings(text: str, level: str) -> list[tuple[str, list[str]]]:
         elif cur is not None: cur[1].append(line)
     return parts
 
+# %% ../nbs/02_data.ipynb #8f885783
 def parse_cot(text: str, story_id=None) -> dict:
     """A chain of thought → {'images': [{'image', 'characters', 'objects', 'setting'}] in image order,
     'narrative': [rows of the Narrative Structure table]}; rows are dicts keyed by the table headers."""
@@ -140,12 +146,14 @@ def kplus1(stories, k: int, size: int | None = None) -> list[dict]:
 HUB_ID = "daniel3303/StoryReasoning"
 SPLITS = ("train", "valid", "test")
 
+# %% ../nbs/02_data.ipynb #97757074
 def _check_columns(ds: Dataset, source) -> Dataset:
     missing = [k for k in STORYREASONING_FEATURES if k not in ds.column_names]
     if missing: raise StoryFormatError(f"{source}: missing field(s) {missing}; StoryReasoning records have {list(STORYREASONING_FEATURES)}")
     ds = ds.select_columns(list(STORYREASONING_FEATURES))
     return ds if ds.features == STORYREASONING_FEATURES else ds.cast(STORYREASONING_FEATURES)
 
+# %% ../nbs/02_data.ipynb #142a4daf
 def _load_hub(split: str | None, image_size: int, seed: int, data_id: str = HUB_ID) -> Dataset:
     "StoryReasoning from the hub, or from a local folder laid out like it (a mirror): the same `load_dataset` call."
     try: ds = datasets.load_dataset(data_id, split="test" if split == "test" else "train")
@@ -157,6 +165,7 @@ def _load_hub(split: str | None, image_size: int, seed: int, data_id: str = HUB_
         return {"images": [[im.convert("RGB").resize((image_size, image_size)) for im in ims] for ims in batch["images"]]}
     return ds.map(resize, batched=True, batch_size=16, features=ds.features)
 
+# %% ../nbs/02_data.ipynb #9eeec10f
 def _load_local(path, split: str | None) -> tuple[Dataset, bool]:
     "A local data set and whether it is already the asked split."
     p = Path(path)
@@ -177,6 +186,7 @@ def _load_local(path, split: str | None) -> tuple[Dataset, bool]:
         with quiet_datasets(): ds = Dataset.from_parquet([str(q) for q in files])
     return ds, pre_split
 
+# %% ../nbs/02_data.ipynb #07f1cc23
 def load_stories(source: str = "storyworld", split: str | None = "train", n_stories: int = 200, seed: int = 0,
                  image_size: int = 64, fractions=(0.8, 0.1, 0.1), validate: bool = True, data_id: str = HUB_ID) -> Dataset:
     """Stories in StoryReasoning's schema from `source` ('storyworld', 'hub' or a path), one split of them (or all).
@@ -195,6 +205,7 @@ def load_stories(source: str = "storyworld", split: str | None = "train", n_stor
         for r in raw_records(ds): validate_story(r)
     return ds
 
+# %% ../nbs/02_data.ipynb #2d49b8c0
 def stories_frames(ds, size: int | None = None) -> np.ndarray:
     "All frames of all stories as one N×H×W×3 uint8 array, in story order (decoded once)."
     return np.concatenate(story_arrays(ds, size))

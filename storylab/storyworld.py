@@ -39,6 +39,7 @@ OBJECT_ACTIONS = ("picks up", "carries", "gives", "drops")
 ACTIONS = ("walks", "waves", "sits") + OBJECT_ACTIONS
 MOVING = ("walks", "carries")                                  # actions that move a character
 
+# %% ../nbs/01_storyworld.ipynb #e7e41e61
 # what the chain of thought says about each action and setting
 EMOTION = {"walks": "curious", "waves": "happy", "sits": "calm", "picks up": "excited",
            "carries": "determined", "gives": "generous", "drops": "surprised"}
@@ -50,6 +51,7 @@ ROLES = ("protagonist", "companion", "friend")
 KIND_FUNCTION = {"ball": "a toy to play with", "key": "a key that opens a door", "book": "a book to read",
                  "cup": "a cup to drink from", "hat": "a hat to wear", "flower": "a flower to share"}
 
+# %% ../nbs/01_storyworld.ipynb #d06f54bb
 STORYREASONING_FEATURES = Features({
     "story_id": Value("string"), "images": List(Image()), "frame_count": Value("int32"),
     "chain_of_thought": Value("string"), "story": Value("string")})
@@ -59,6 +61,7 @@ def where(position: str) -> str:
     "The phrase for a position: 'on the left', 'in the centre', 'on the right'."
     return ("in the " if position == "centre" else "on the ") + position
 
+# %% ../nbs/01_storyworld.ipynb #98f322a8
 def position_of(x: float, size: int) -> str:
     "left / centre / right by thirds of the image width."
     return POSITIONS[min(2, int(3 * x / size))]
@@ -69,6 +72,7 @@ def _grid(n: int):
     c = (np.arange(n) + 0.5) / n * 2 - 1
     return np.meshgrid(c, c)  # u (x), v (y)
 
+# %% ../nbs/01_storyworld.ipynb #33509be2
 @lru_cache(maxsize=None)
 def shape_mask(shape: str, n: int) -> np.ndarray:
     "Boolean n×n mask of a character shape or an object kind."
@@ -86,6 +90,7 @@ def shape_mask(shape: str, n: int) -> np.ndarray:
     m = masks[shape]; m.flags.writeable = False
     return m
 
+# %% ../nbs/01_storyworld.ipynb #7e3f78be
 @lru_cache(maxsize=None)
 def background(setting: str, size: int) -> np.ndarray:
     "The setting's backdrop as a size×size×3 uint8 array (drawn once per size)."
@@ -117,6 +122,7 @@ def background(setting: str, size: int) -> np.ndarray:
     img.flags.writeable = False
     return img
 
+# %% ../nbs/01_storyworld.ipynb #8e42279d
 def _paste(canvas: np.ndarray, mask: np.ndarray, cx: float, cy: float, rgb) -> tuple[int, int, int, int]:
     "Paint `mask` centred near (cx, cy), shifted to stay inside the canvas; returns its box x1,y1,x2,y2."
     H, W = canvas.shape[:2]; h, w = mask.shape
@@ -223,6 +229,7 @@ def article(word: str) -> str:
     "The indefinite article of `word`: 'an' before a vowel, else 'a'."
     return "an" if word[0] in "aeiou" else "a"
 
+# %% ../nbs/01_storyworld.ipynb #decf957c
 def frame_text(frame: dict, tagged: bool = False) -> str:
     "A frame's facts as a caption (`tagged=False`) or as grounded story text (`tagged=True`)."
     def tag(kind, ident, text): return f"<{kind} {ident}>{text}</{kind}>" if tagged and ident else text
@@ -246,12 +253,14 @@ def _table(headers, rows) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     return "\n".join(lines + ["| " + " | ".join(str(x) for x in r) + " |" for r in rows])
 
+# %% ../nbs/01_storyworld.ipynb #2565a72f
 CHARACTER_HEADERS = ("Character ID", "Name", "Description", "Emotions", "Actions", "Narrative Function", "Bounding Box")
 OBJECT_HEADERS = ("Object ID", "Description", "Function", "Interaction", "Narrative Function", "Bounding Box")
 SETTING_HEADERS = ("Setting Element", "Description", "Mood", "Time", "Narrative Function")
 NARRATIVE_HEADERS = ("Narrative Phase", "Description", "Images")
 PHASES = ("Introduction", "Development", "Conflict", "Turning Point", "Conclusion")
 
+# %% ../nbs/01_storyworld.ipynb #cb5c9001
 def _verb_phrase(c: dict) -> str:
     s = c["action"]
     if c.get("obj"): s += f" the {c['obj']['colour']} {c['obj']['kind']}"
@@ -260,6 +269,7 @@ def _verb_phrase(c: dict) -> str:
 
 def _box(b) -> str: return ",".join(str(v) for v in b)
 
+# %% ../nbs/01_storyworld.ipynb #828a2fb3
 def _chain_of_thought(world: dict, boxes: list[dict]) -> str:
     parts = []
     interaction = {"picks up": "picked up by {}", "carries": "carried by {}", "gives": "given by {} to {}",
@@ -294,6 +304,7 @@ def png_bytes(img: np.ndarray) -> bytes:
     "A uint8 image as PNG bytes (fast compression: StoryWorld writes many)."
     buf = io.BytesIO(); PILImage.fromarray(img).save(buf, format="PNG", compress_level=1); return buf.getvalue()
 
+# %% ../nbs/01_storyworld.ipynb #b8c68c3b
 def story_world(seed: int, index: int, image_size: int = 64, min_frames: int = 5, max_frames: int = 8) -> dict:
     """Simulate and render one story: {'story_id', 'world', 'images' (n×H×W×3 uint8), 'boxes', 'story',
     'chain_of_thought'}."""
@@ -306,6 +317,7 @@ def story_world(seed: int, index: int, image_size: int = 64, min_frames: int = 5
     return dict(story_id=f"storyworld-s{seed}-{index:06d}", world=world, images=np.stack([r[0] for r in rendered]),
                 boxes=[r[1] for r in rendered], story=story, chain_of_thought=_chain_of_thought(world, [r[1] for r in rendered]))
 
+# %% ../nbs/01_storyworld.ipynb #9ffde612
 def generate(n_stories: int, seed: int = 0, image_size: int = 64, min_frames: int = 5, max_frames: int = 8) -> Dataset:
     "`n_stories` StoryWorld stories as a `datasets.Dataset` with StoryReasoning's features; deterministic per seed."
     cols = {k: [] for k in STORYREASONING_FEATURES}
@@ -325,6 +337,7 @@ def quiet_datasets():
     finally:
         if was: datasets.enable_progress_bars()
 
+# %% ../nbs/01_storyworld.ipynb #93bc1778
 def load_storyworld(n_stories: int, seed: int = 0, image_size: int = 64, min_frames: int = 5, max_frames: int = 8) -> Dataset:
     "`generate(...)`, cached on disk by configuration (written atomically, reused by every later call)."
     cfg = dict(n_stories=n_stories, seed=seed, image_size=image_size, min_frames=min_frames, max_frames=max_frames,
@@ -348,15 +361,18 @@ def _decode(img, size: int | None = None) -> np.ndarray:
     if size is not None and img.size != (size, size): img = img.resize((size, size), PILImage.BILINEAR)
     return np.asarray(img, dtype=np.uint8)
 
+# %% ../nbs/01_storyworld.ipynb #9adccc05
 def decode_images(images, size: int | None = None) -> np.ndarray:
     "A list of images (PIL, `{'bytes','path'}` dicts or arrays) → n×H×W×3 uint8 array."
     return np.stack([_decode(im, size) for im in images])
 
+# %% ../nbs/01_storyworld.ipynb #5bac2ad5
 def raw_records(ds, batch_size: int = 64):
     "Records of a Dataset with images left as `{'bytes', 'path'}` (no PIL decoding); lists of dicts pass through."
     if not isinstance(ds, Dataset): yield from ds; return
     for batch in ds.with_format("arrow").iter(batch_size=batch_size): yield from batch.to_pylist()
 
+# %% ../nbs/01_storyworld.ipynb #48726fe9
 def story_arrays(ds, size: int | None = None) -> list[np.ndarray]:
     "Every story's frames as one n×H×W×3 uint8 array each (decoded once)."
     return [decode_images(r["images"], size) for r in raw_records(ds)]

@@ -37,9 +37,11 @@ def caption_pairs(ds, size: int | None = None) -> list[dict]:
 VAGUE_CAPTIONS = ("Someone is somewhere.", "A person does something in a place.", "Something happens here.",
                   "Someone does something in the {setting}.", "There are some shapes in the {setting}.")
 
+# %% ../nbs/01c_views.ipynb #4d62dea6
 def _other(rng, options, current):
     return str(rng.choice([o for o in options if o != current]))
 
+# %% ../nbs/01c_views.ipynb #c54dfa83
 def hallucinate(frame: dict, rng: np.random.Generator, n_errors: int = 1) -> dict:
     "A copy of `frame` with `n_errors` facts swapped for false values (colour, shape, position, action, object)."
     fr = json.loads(json.dumps(frame))  # a deep copy of plain data
@@ -57,6 +59,7 @@ def hallucinate(frame: dict, rng: np.random.Generator, n_errors: int = 1) -> dic
         else: ent[field] = _other(rng, options, ent[field])
     return fr
 
+# %% ../nbs/01c_views.ipynb #a5c90d1a
 def preference_pairs(ds, seed: int = 0, vague_share: float = 0.5, size: int | None = None) -> list[dict]:
     """Per frame: {'story_id', 'frame', 'image', 'chosen', 'rejected', 'error_kind' ('vague'|'hallucination'),
     'attributes'}; a list of dicts, deterministic for `seed`."""
@@ -78,6 +81,7 @@ def _holder(fr: dict, obj_id: str) -> str:
     a = frame_attributes(fr)
     return a.get(f"{obj_id}.holder", "nobody")
 
+# %% ../nbs/01c_views.ipynb #cc112c47
 def _story_questions(frames: list[dict]) -> list[tuple[str, str, list[str], list[str]]]:
     "Candidate (question, answer, distractor pools in order of preference, steps) for one story."
     out, last = [], len(frames)
@@ -112,6 +116,7 @@ def _story_questions(frames: list[dict]) -> list[tuple[str, str, list[str], list
                         [f"In image {t+1}, {w['name']} waves.", f"In the last image, {w['name']} is {where(end['position'])}."]))
     return out
 
+# %% ../nbs/01c_views.ipynb #d82925a3
 def questions(ds, seed: int = 0, per_story: int = 2, size: int | None = None) -> list[dict]:
     """Up to `per_story` multiple-choice questions per story needing several frames:
     {'story_id', 'images', 'question', 'choices' (4), 'steps', 'answer' (index)}; deterministic for `seed`."""
@@ -133,6 +138,7 @@ def questions(ds, seed: int = 0, per_story: int = 2, size: int | None = None) ->
 # %% ../nbs/01c_views.ipynb #c16fdd35
 _CHOICES_RE = re.compile(r"\s*The choices are (.*)$", re.S)
 
+# %% ../nbs/01c_views.ipynb #6acb0443
 def save_questions_json(records: list[dict], path, image_dir) -> Path:
     """Write question records as A-OKVQA-style JSON, with each story's frames as one side-by-side PNG in `image_dir`
     and their number in the item's `frames` field."""
@@ -148,6 +154,7 @@ def save_questions_json(records: list[dict], path, image_dir) -> Path:
                          steps=list(r["steps"]), answer=str(r["answer"]), story_id=r["story_id"]))
     return atomic_write_json(path, rows)
 
+# %% ../nbs/01c_views.ipynb #8fee1201
 def _question_images(path: Path, i: int, row: dict) -> tuple[Path, np.ndarray]:
     "Item `i`'s image file and its frames: `frames` equal-width frames side by side, or one image when the field is absent."
     if not isinstance(row.get("image"), str) or not row["image"]:
@@ -166,6 +173,7 @@ def _question_images(path: Path, i: int, row: dict) -> tuple[Path, np.ndarray]:
                                f"which does not divide by {n}")
     return img_path, img.reshape(h, n, w // n, 3).transpose(1, 0, 2, 3)
 
+# %% ../nbs/01c_views.ipynb #b819a7cf
 def load_questions_json(path) -> list[dict]:
     """Read A-OKVQA-style JSON into {'image' (path), 'images' (its frames: `frames` of them when the item has that field,
     else the one image), 'question', 'choices', 'steps', 'answer' (int), 'story_id'}."""

@@ -130,6 +130,16 @@ def _paste(canvas: np.ndarray, mask: np.ndarray, cx: float, cy: float, rgb) -> t
     canvas[y1:y1 + h, x1:x1 + w][mask] = rgb
     return x1, y1, x1 + w - 1, y1 + h - 1
 
+# %% ../nbs/01_storyworld.ipynb #81ee8217
+def _move(chars, acts, s, size):
+    "Characters whose action moves them go at constant velocity, bouncing off the edges."
+    for c in chars:
+        if acts[c["id"]]["action"] in MOVING:
+            lo, hi = s / 2, size - s / 2; x = c["x"] + c["vx"]
+            if x < lo: x, c["vx"] = 2 * lo - x, -c["vx"]
+            if x > hi: x, c["vx"] = 2 * hi - x, -c["vx"]
+            c["x"] = min(max(x, lo), hi)
+
 # %% ../nbs/01_storyworld.ipynb #cdd0cb7d
 def _simulate(rng: np.random.Generator, n_frames: int, size: int) -> dict:
     "One story's world and its frames as structured facts (plus pixel boxes), drawn with `rng`."
@@ -172,12 +182,7 @@ def _simulate(rng: np.random.Generator, n_frames: int, size: int) -> dict:
             if act["action"] is None: act["action"] = IDLE_ACTIONS[(t + c["phase"]) % len(IDLE_ACTIONS)]
             acts[c["id"]] = act
         for o in objs: o["cooldown"] = max(0, o["cooldown"] - 1)
-        for c in chars:  # constant velocity, bouncing off the edges
-            if acts[c["id"]]["action"] in MOVING:
-                lo, hi = s / 2, size - s / 2; x = c["x"] + c["vx"]
-                if x < lo: x, c["vx"] = 2 * lo - x, -c["vx"]
-                if x > hi: x, c["vx"] = 2 * hi - x, -c["vx"]
-                c["x"] = min(max(x, lo), hi)
+        _move(chars, acts, s, size)
         frame_chars = []
         for c in chars:
             a = acts[c["id"]]; o = a["obj"]

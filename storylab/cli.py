@@ -22,6 +22,7 @@ __all__ = ['ExperimentFailed', 'prepare_run', 'run_experiment', 'parse_sweep', '
 class ExperimentFailed(RuntimeError):
     "A cell of an experiment notebook raised."
 
+# %% ../nbs/08_cli.ipynb #519c47a7
 def prepare_run(name: str, overrides: dict | None = None, preset: str | None = None, run_name: str | None = None):
     "Validated parameters and the run folder of a run (nothing is executed)."
     spec, presets = notebook_spec(experiment_path(name))
@@ -31,6 +32,7 @@ def prepare_run(name: str, overrides: dict | None = None, preset: str | None = N
     if "run_dir" in spec: params["run_dir"] = str(rd)
     return params, rd
 
+# %% ../nbs/08_cli.ipynb #f7a0732e
 def run_experiment(name: str, overrides: dict | None = None, preset: str | None = None,
                    run_name: str | None = None, progress: bool = False) -> dict:
     "Execute experiment `name` with papermill; returns its `metrics.json` record."
@@ -69,6 +71,7 @@ def _run_parser():
     ap.add_argument("--mirrors", help="with --rehearsal: the mirrors' folder (built there if missing; default storylab's cache)")
     return ap
 
+# %% ../nbs/08_cli.ipynb #4c855ba7
 def parse_sweep(specs: list[str]) -> dict:
     "`['lr=1e-3,3e-3', 'k=3,4']` → `{'lr': [0.001, 0.003], 'k': [3, 4]}` (values parsed as YAML)."
     grid = {}
@@ -78,6 +81,7 @@ def parse_sweep(specs: list[str]) -> dict:
         grid[name.strip()] = [parse_value(v.strip()) for v in values.split(",")]
     return grid
 
+# %% ../nbs/08_cli.ipynb #b5c930b7
 def plan_jobs(names: list[str], overrides: dict, seeds: int = 0, grid: dict | None = None, base: str = "run") -> list[tuple]:
     "The runs to make: (experiment, overrides, run name) for a list of experiments, N seeds, or a sweep grid."
     import itertools
@@ -95,6 +99,7 @@ def _headline(rec) -> str:
     bases = [f"{b} {m[h]:.4g}" for b, m in rec.get("baselines", {}).items() if h in m]
     return f"{h}={v:.4g}" + (f" (vs {', '.join(bases)})" if bases else "")
 
+# %% ../nbs/08_cli.ipynb #c28129d4
 def _run_in_subprocess(name: str, preset: str | None, run_name: str, threads: int, overrides: dict | None = None):
     "Run one experiment in a child `storylab-run` limited to `threads` CPU threads: (name, seconds, record, error)."
     import subprocess
@@ -110,6 +115,7 @@ def _run_in_subprocess(name: str, preset: str | None, run_name: str, threads: in
         "".join((rd / "run.log").read_text().splitlines(keepends=True)[-6:])
     return name, secs, json.loads((rd / "metrics.json").read_text()), None
 
+# %% ../nbs/08_cli.ipynb #7f9330b1
 def longest_first(names: list[str], preset: str | None) -> list[str]:
     """`names` ordered by the wall time each took in the last report (`reports/timings.json`, same preset), longest
     first, so `--jobs N` does not end with one long experiment running alone; ones without a time go first."""
@@ -121,17 +127,18 @@ def longest_first(names: list[str], preset: str | None) -> list[str]:
         return r.get("wall_s", 0) if r.get("preset") == (preset or "cpu") else float("inf")
     return sorted(names, key=lambda n: -secs(n))   # stable: ties keep their order
 
+# %% ../nbs/08_cli.ipynb #f6a76f55
 def prepare_shared(preset: str | None):
     "Build the frozen assets several experiments share (the StoryCLIP tower of `preset`), if not cached yet."
     from storylab.backbones import load_storyclip
     load_storyclip("smoke" if preset == "smoke" else "cpu", progress=False)
 
+# %% ../nbs/08_cli.ipynb #4b90e38b
 def needs_shared(name: str, overrides: dict, preset: str | None) -> bool:
     "Whether a run reads the shared StoryCLIP tower: one of its resolved parameters names it."
     if (preset or "cpu") == "gpu": return False
     params = resolve_parameters(*notebook_spec(experiment_path(name)), overrides, preset)
     return "storyclip" in params or "storyclip" in [v for v in params.values() if isinstance(v, str)]
-
 
 # %% ../nbs/08_cli.ipynb #cce4dd9b
 def _next_job(pending: list, shared_ready: bool, needs: dict):
@@ -209,11 +216,13 @@ def seeds_record(name: str, preset: str | None, overrides: dict, seeds: list, ru
             "headline": h, "values": values, "mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
             "comparisons": comps, "finished_at": datetime.now().isoformat(timespec="seconds")}
 
+# %% ../nbs/08_cli.ipynb #020dfd48
 def _system_comparisons(rec: dict) -> list:
     "A record's paired comparisons between two of its systems (modes), not against a baseline, with their verdicts."
     return [{k: c[k] for k in ("metric", "a", "b", "diff", "lo", "hi")} | {"verdict": verdict(c)}
             for c in rec.get("comparisons", []) if c["b"] not in rec.get("baselines", {})]
 
+# %% ../nbs/08_cli.ipynb #ddefb332
 def sweep_record(name: str, preset: str | None, grid: dict, jobs: list, recs: dict, overrides: dict | None = None) -> dict:
     """The sweep summary: the parameters fixed for every run (`overrides`) and, per grid point, its swept values, run
     name, headline value and interval, and its paired comparisons between systems."""
@@ -230,6 +239,7 @@ def _write_variation(kind: str, rec: dict):
     from storylab.core import atomic_write_json, storylab_home
     return atomic_write_json(storylab_home() / "reports" / kind / f"{rec['experiment']}.json", rec)
 
+# %% ../nbs/08_cli.ipynb #15fdfb99
 def rehearsal_record(jobs: list, failed: list, argv: list) -> Path:
     """Add this rehearsal's runs to `reports/rehearsal/{cuda,cpu}.json`: where it ran (device, torch, mixed precision)
     and, per experiment, whether it finished, its time, headline and figures. Runs of earlier calls on that device stay."""
@@ -317,6 +327,7 @@ def notebook_script(path, params: dict) -> str:
             parts.append("\n".join(f"{k} = {v!r}" for k, v in params.items()))
     return "\n\n".join(parts)
 
+# %% ../nbs/08_cli.ipynb #500a5594
 def launch_main(argv=None):
     "Entry point of `storylab-launch`: run an experiment notebook in this process (for `accelerate launch`)."
     ap = _run_parser(); ap.prog = "storylab-launch"
@@ -340,12 +351,14 @@ def report_main(argv=None):
     print(f"wrote {build_report(html=not args.no_html)}")
     return 0
 
+# %% ../nbs/08_cli.ipynb #fc26ca2c
 def _system(name: str, fn: str):
     try: mod = importlib.import_module(f"storylab.{name}")
     except ModuleNotFoundError: raise SystemExit(f"no system {name!r} (a module storylab.{name})")
     if not hasattr(mod, fn): raise SystemExit(f"storylab.{name} has no {fn}()")
     return getattr(mod, fn)
 
+# %% ../nbs/08_cli.ipynb #3b74b3e9
 def eval_main(argv=None):
     "Entry point of `storylab-eval SYSTEM --checkpoint PATH`: re-evaluate a saved checkpoint, print its metrics as JSON."
     ap = argparse.ArgumentParser(prog="storylab-eval")
@@ -355,6 +368,7 @@ def eval_main(argv=None):
     res = _system(args.system, "evaluate_checkpoint")(args.checkpoint, **{k: parse_value(v) for k, v in args.param})
     print(json.dumps(res, indent=2, default=float)); return 0
 
+# %% ../nbs/08_cli.ipynb #0ce750fe
 def predict_main(argv=None):
     "Entry point of `storylab-predict [SYSTEM] --image PATH --checkpoint PATH`: caption one image."
     ap = argparse.ArgumentParser(prog="storylab-predict")

@@ -65,6 +65,7 @@ def render_placeholders(text: str, values: dict) -> str:
         return format(values[m.group(1)], m.group(2) or "")
     return re.sub(r"\{\{(\w+)(?::([^}]+))?\}\}", sub, text)
 
+# %% ../nbs/08b_notebooks.ipynb #b724edec
 def readme_main(argv=None):
     "Entry point of `storylab-readme`: write README.md from nbs/index.ipynb, its placeholders filled from the records."
     home = storylab_home()
@@ -76,21 +77,25 @@ def readme_main(argv=None):
 COLAB_BADGE_IMG = "https://colab.research.google.com/assets/colab-badge.svg"
 COLAB_CELL_IDS = ("colab-badge", "colab-install")
 
+# %% ../nbs/08b_notebooks.ipynb #14e0a460
 def repository_url(root) -> str:
     "`[project.urls] Repository` of the checkout `root`'s pyproject.toml."
     import tomllib
     with open(Path(root) / "pyproject.toml", "rb") as f: return tomllib.load(f)["project"]["urls"]["Repository"]
 
+# %% ../nbs/08b_notebooks.ipynb #32001b0f
 def colab_link(url: str, rel_path: str, branch: str = "main") -> str:
     "Colab's address of notebook `rel_path` (from the repository root) of repository `url`: OWNER/REPO is the URL's path."
     from urllib.parse import urlparse
     repo = urlparse(url).path.strip("/").removesuffix(".git")
     return f"https://colab.research.google.com/github/{repo}/blob/{branch}/{rel_path}"
 
+# %% ../nbs/08b_notebooks.ipynb #f5e009ed
 def colab_badge_source(url: str, rel_path: str) -> str:
     "The badge cell's markdown."
     return f"[![Open In Colab]({COLAB_BADGE_IMG})]({colab_link(url, rel_path)})"
 
+# %% ../nbs/08b_notebooks.ipynb #353577ef
 def colab_install_source(url: str, rel_path: str) -> str:
     "The install cell's code: in Colab, clone `url`, install it, work in the notebook's folder; elsewhere nothing."
     folder = "/content/storylab/" + Path(rel_path).parent.as_posix()
@@ -113,6 +118,7 @@ def _nb_text(nb: dict) -> str:
         if isinstance(c.get("source"), str): c["source"] = c["source"].splitlines(True)
     return json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
 
+# %% ../nbs/08b_notebooks.ipynb #c74ebefd
 def with_colab(nb: dict, url: str, rel_path: str) -> dict:
     """`nb` (a notebook as a dict) with the badge as its first cell and the install cell as its first code cell, just
     after the title when the title comes first; earlier copies of both are replaced."""
@@ -144,6 +150,7 @@ def tidy_notebook(path, types: dict | None = None, write: bool = True) -> bool:
     if write: path.write_text(new, encoding="utf-8")
     return True
 
+# %% ../nbs/08b_notebooks.ipynb #3ce84110
 def notebooks_main(argv=None) -> int:
     "`python -m storylab.cli notebooks`: Colab badges and install cells, typed experiment parameters."
     ap = argparse.ArgumentParser(prog="python -m storylab.cli notebooks",

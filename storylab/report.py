@@ -31,6 +31,7 @@ def newest_runs(base=None, skip=("gpu-rehearsal",)) -> dict:
         if name not in out or rec["_mtime"] > out[name]["_mtime"]: out[name] = rec
     return out
 
+# %% ../nbs/07_report.ipynb #d10dc1bf
 def _fmt(v) -> str:
     if v is None: return "–"
     if isinstance(v, float): return f"{v:.4g}"
@@ -54,6 +55,7 @@ def metrics_table(rec: dict) -> str:
         rows.append(f"| {m} | " + " | ".join(cells) + " |")
     return head + "\n".join(rows) + "\n"
 
+# %% ../nbs/07_report.ipynb #c428101a
 def comparisons_table(comparisons: list) -> str:
     "Markdown table of paired comparisons: metric, a, b, a − b [lo, hi], n, verdict."
     if not comparisons: return ""
@@ -73,12 +75,14 @@ def _table(rows) -> str:
     return ("| " + " | ".join(cols) + " |\n|" + "---|" * len(cols) + "\n" +
             "\n".join("| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |" for r in rows) + "\n")
 
+# %% ../nbs/07_report.ipynb #ba0c50ab
 def _copy_figure(src: Path, dest: Path, report_dir: Path, caption: str) -> str:
     "Copy one figure next to the report's assets; its markdown."
     dest.parent.mkdir(parents=True, exist_ok=True)
     if Path(src).resolve() != Path(dest).resolve(): shutil.copyfile(src, dest)
     return f"\n![{caption or dest.name}]({Path(os.path.relpath(dest, report_dir)).as_posix()})\n\n*{caption}*\n"
 
+# %% ../nbs/07_report.ipynb #0d20a6d7
 def experiment_section(rec: dict, assets: Path, report_dir: Path) -> str:
     "The markdown of one experiment; copies its figures into `assets/NAME/`."
     name = rec["experiment"]
@@ -104,12 +108,14 @@ def strongest_baseline(rec: dict):
     cands = [(b, m[h]) for b, m in rec.get("baselines", {}).items() if h in m and b not in refs]
     return (min if low else max)(cands, key=lambda t: t[1]) if cands else None
 
+# %% ../nbs/07_report.ipynb #c3f1b834
 def headline_comparison(rec: dict):
     "The paired comparison of the model with the strongest baseline on the headline metric, or None."
     best = strongest_baseline(rec)
     if not best: return None
     return next((c for c in rec.get("comparisons", []) if c["metric"] == rec.get("headline") and c["b"] == best[0]), None)
 
+# %% ../nbs/07_report.ipynb #dfc572c3
 def _summary(runs: dict) -> str:
     rows = []
     for name, r in runs.items():
@@ -127,6 +133,7 @@ def _mean_std(xs) -> str:
     import numpy as np
     return f"{np.mean(xs):+.4g} ± {np.std(xs, ddof=1) if len(xs) > 1 else 0:.2g}"
 
+# %% ../nbs/07_report.ipynb #07b0e8f4
 def seeds_section(rec: dict) -> str:
     "Markdown for one `reports/seeds/NAME.json`: each comparison per seed, mean ± std, and the item-level intervals."
     rows = []
@@ -140,6 +147,7 @@ def seeds_section(rec: dict) -> str:
             + f", recorded {rec.get('finished_at', '?')[:16]})\n")
     return head + "\n" + _table(rows)
 
+# %% ../nbs/07_report.ipynb #dac27c6e
 def sweep_figure(rec: dict, path: Path) -> Path:
     "The headline metric (with its item-level interval) against each swept parameter, one panel per parameter."
     import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
@@ -173,6 +181,7 @@ def timeline_figure(rec: dict, path: Path) -> Path:
     fig.tight_layout(); path.parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=100); plt.close(fig)
     return path
 
+# %% ../nbs/07_report.ipynb #7e274a53
 def _timing(runs: dict, report_dir: Path) -> str:
     "How long the runs took: the last `storylab-run all` as measured (wall clock, N at a time), else the sum."
     total = sum(r.get("wall_s", 0) for r in runs.values())
@@ -185,6 +194,7 @@ def _timing(runs: dict, report_dir: Path) -> str:
             f"of wall-clock time on {rec['cpu_count']} cores ({rec['finished_at'][:16]})"
             + (f", and the benchmarks {bench_s / 60:.1f} min: {(rec['total_s'] + bench_s) / 60:.1f} min for `make report`." if bench_s else "."))
 
+# %% ../nbs/07_report.ipynb #f2c451b1
 def write_timings(runs: dict, report_dir: Path) -> Path:
     """`reports/timings.json`: each reported run's preset, wall time and peak memory, and under `_all` the last
     `storylab-run all` (its wall time and timeline). It is committed with the report, so `storylab-run all --jobs N`
@@ -198,7 +208,6 @@ def write_timings(runs: dict, report_dir: Path) -> Path:
            for n, r in runs.items()}
     return atomic_write_json(path, {**rec, **({"_all": last} if last else {})})
 
-
 # %% ../nbs/07_report.ipynb #1dd397ce
 def _records(folder: Path) -> list:
     "Every JSON record in `folder` (seeds or sweeps), by name."
@@ -208,6 +217,7 @@ def _records(folder: Path) -> list:
         except (OSError, json.JSONDecodeError): continue
     return out
 
+# %% ../nbs/07_report.ipynb #231725c3
 def _variation(report_dir: Path, assets: Path) -> list:
     "The seeds and sweeps sections, from the committed records."
     md, seeds, sweeps = [], _records(report_dir / "seeds"), _records(report_dir / "sweeps")

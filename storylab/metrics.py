@@ -24,10 +24,12 @@ def java_available() -> bool:
     "True when a `java` executable is on the PATH (METEOR and the PTB tokenizer need it)."
     return shutil.which("java") is not None
 
+# %% ../nbs/04_metrics.ipynb #13f0390d
 def simple_tokenize(text: str) -> str:
     "Lower-case, split words and `'s`-style clitics, drop punctuation: a Java-free stand-in for PTB tokenisation."
     return " ".join(re.findall(r"[a-z0-9]+(?:\.[0-9]+)?|'[a-z]+", text.lower()))
 
+# %% ../nbs/04_metrics.ipynb #a80c5fba
 def tokenize_captions(captions: dict, java: bool | None = None) -> dict:
     "{id: [caption, ...]} → {id: [tokenised caption, ...]} with PTB (Java) or `simple_tokenize`."
     if java is None: java = java_available()
@@ -35,6 +37,7 @@ def tokenize_captions(captions: dict, java: bool | None = None) -> dict:
     from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
     return PTBTokenizer().tokenize({k: [{"caption": c} for c in v] for k, v in captions.items()})
 
+# %% ../nbs/04_metrics.ipynb #e411bdc5
 def tokenize_pair(gts: dict, res: dict, java: bool | None = None) -> tuple[dict, dict]:
     "Tokenise references and hypotheses in one go (one JVM start instead of two)."
     both = tokenize_captions({**{("r", k): v for k, v in gts.items()}, **{("h", k): v for k, v in res.items()}}, java)
@@ -49,6 +52,7 @@ class CaptionScores(dict):
     missing: dict
     per_item: dict
 
+# %% ../nbs/04_metrics.ipynb #10920a2b
 def check_caption_inputs(refs: dict, hyps: dict) -> tuple[dict, dict]:
     "Validate `refs` {id: [str, ...]} and `hyps` {id: str}; returns them as {id: [str, ...]} dicts."
     if not hyps: raise ValueError("no hypotheses to score")
@@ -66,12 +70,14 @@ def check_caption_inputs(refs: dict, hyps: dict) -> tuple[dict, dict]:
         out_r[k], out_h[k] = list(r), [h]
     return out_r, out_h
 
+# %% ../nbs/04_metrics.ipynb #8e237327
 @functools.cache
 def meteor_scorer():
     "pycocoevalcap's `Meteor`, started once per process: its JVM takes 7–20 s to load the paraphrase tables."
     from pycocoevalcap.meteor.meteor import Meteor
     return Meteor()
 
+# %% ../nbs/04_metrics.ipynb #f9a8ee0c
 def _scores_on_tokens(gts: dict, res: dict, with_meteor: bool) -> tuple[dict, dict]:
     "Corpus scores and per-item scores on already-tokenised captions, scorer by scorer (no SPICE)."
     from pycocoevalcap.bleu.bleu import Bleu
@@ -113,6 +119,7 @@ def clip_score(text_emb, image_emb, w: float = 2.5) -> np.ndarray:
     if t.shape != v.shape: raise ValueError(f"text and image embeddings must have the same shape, got {t.shape} and {v.shape}")
     return w * np.maximum((t * v).sum(-1), 0)
 
+# %% ../nbs/04_metrics.ipynb #9121e551
 def clip_score_for(captions: list[str], images: np.ndarray, space: str = "storyclip", **encoder_kw) -> np.ndarray:
     "CLIPScore of each caption with its image in the joint space of image encoder `space` ('storyclip' or 'clip')."
     from storylab.backbones import ImageEncoder
@@ -129,10 +136,12 @@ def retrieval_hits(text_emb, image_emb, ks=(1, 5), labels=None) -> dict:
     ranked = labels[np.argsort(-sim, axis=1, kind="stable")] == labels[:, None]
     return {f"R@{k}": ranked[:, :k].any(1) for k in ks}
 
+# %% ../nbs/04_metrics.ipynb #76ec07c8
 def recall_at_k(text_emb, image_emb, ks=(1, 5), labels=None) -> dict:
     "Text→image recall@k for aligned N×d embeddings; `labels` (N) marks images that count as a match."
     return {k: float(v.mean()) for k, v in retrieval_hits(text_emb, image_emb, ks, labels).items()}
 
+# %% ../nbs/04_metrics.ipynb #49bb12b1
 def retrieval_chance(n: int, ks=(1, 5), labels=None) -> dict:
     "Expected recall@k of a random ranking of `n` images (with `labels`, several images may be right)."
     labels = np.arange(n) if labels is None else np.asarray(labels)
@@ -182,6 +191,7 @@ def implicit_rewards(policy: dict, reference: dict, beta: float) -> np.ndarray:
     "Per pair r(x,y_w) − r(x,y_l) with r = β(logπ − logπ_ref), from two `preference_scores` results."
     return beta * ((policy["chosen"] - reference["chosen"]) - (policy["rejected"] - reference["rejected"]))
 
+# %% ../nbs/04_metrics.ipynb #6b0920e0
 def attribute_rates(captions: list[str], attributes: list[dict]) -> dict:
     "Per caption 'specificity' and 'hallucination' (N-arrays) against each frame's true attributes."
     from storylab.captions import attribute_scores
@@ -196,6 +206,7 @@ def bert_f1(candidates: list[str], references: list[str]) -> np.ndarray:
                                 num_layers=6, batch_size=64, verbose=False)
     return f1.numpy()
 
+# %% ../nbs/04_metrics.ipynb #01fbdf03
 def caption_report(captions: list[str], references: list[str], clip_text_emb: np.ndarray, image_emb: np.ndarray,
                    attributes: list[dict] | None = None, bert_n: int | None = 300) -> tuple[dict, dict]:
     "({metric: score}, {metric: per-caption array}) for captions of held-out frames."
@@ -210,6 +221,7 @@ def caption_report(captions: list[str], references: list[str], clip_text_emb: np
     summary.update({k: float(np.mean(v)) for k, v in per.items() if v is not None and k != "CIDEr"})
     return summary, {k: v for k, v in per.items() if v is not None}
 
+# %% ../nbs/04_metrics.ipynb #f55478e8
 def preference_report(scores: dict, beta: float, reference: dict | None = None) -> tuple[dict, dict]:
     """Preference accuracy and margin of held-out pairs: by likelihood ('loglik_*', always) and, with the
     reference's scores, by implicit reward ('pref_acc', 'reward_margin'). Returns (summary, per-pair arrays)."""
@@ -247,6 +259,7 @@ def frechet_half_samples(f_real: np.ndarray, gens: dict, n_draws: int = 200, see
         for k, f in gens.items(): out[k].append(frechet_distance(f_real[i], f[j]))
     return {k: np.array(v) for k, v in out.items()}
 
+# %% ../nbs/04_metrics.ipynb #1ed453df
 def half_sample_ci(estimate: float, draws, alpha: float = 0.05, floor: float | None = None) -> tuple[float, float]:
     """Normal interval centred on the full-sample `estimate`, its standard error the spread of half-sample `draws`;
     its lower end no lower than `floor` (0 for a distance, which cannot be negative)."""
@@ -255,10 +268,12 @@ def half_sample_ci(estimate: float, draws, alpha: float = 0.05, floor: float | N
     lo = estimate - half if floor is None else max(floor, estimate - half)
     return float(lo), float(estimate + half)
 
+# %% ../nbs/04_metrics.ipynb #3e0a7ec9
 def frechet_ci(f_real: np.ndarray, f_gen: np.ndarray, n_draws: int = 200, alpha: float = 0.05, seed: int = 0) -> tuple[float, float]:
     "Half-sample interval of `frechet_distance(f_real, f_gen)`, centred on the full-sample distance."
     return half_sample_ci(frechet_distance(f_real, f_gen), frechet_half_samples(f_real, {"g": f_gen}, n_draws, seed)["g"], alpha, floor=0)
 
+# %% ../nbs/04_metrics.ipynb #874b445a
 def half_sample_comparison(metric: str, a: str, b: str, full: dict, draws: dict, n: int, alpha: float = 0.05) -> dict:
     """A `comparisons` record of `full[a] − full[b]` (lower is better), its interval from the differences of paired
     half-sample draws (`frechet_half_samples` with both in one call); `n` is the number of real items."""
@@ -275,6 +290,7 @@ def laplacian_variance(images) -> np.ndarray:
     if x.ndim != 4: raise ValueError(f"need images shaped (n, h, w, c), got {x.shape}")
     return np.array([np.mean([ndimage.laplace(im[..., c]).var() for c in range(x.shape[-1])]) for im in x])
 
+# %% ../nbs/04_metrics.ipynb #73b67c98
 def mean_diff_ci(x, y, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0) -> tuple[float, float]:
     "Percentile bootstrap `(lo, hi)` of mean(`x`) − mean(`y`) for two independent samples (`scipy.stats.bootstrap`)."
     from scipy.stats import bootstrap
@@ -283,6 +299,7 @@ def mean_diff_ci(x, y, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0) -
                     vectorized=True, rng=np.random.default_rng(seed))
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
+# %% ../nbs/04_metrics.ipynb #067227fe
 def spread_diff(groups_a: list, groups_b: list, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0) -> tuple[float, float, float]:
     """How much less the group means of `groups_a` vary than those of `groups_b`: the range (max − min) of the
     means, each range divided by the overall mean of its family; returns (range_a − range_b, lo, hi): a normal
@@ -315,6 +332,7 @@ def lower_is_better(metric: str) -> bool:
     m = metric.lower()
     return any(k in m for k in LOWER_IS_BETTER) or m.endswith("_s")
 
+# %% ../nbs/04_metrics.ipynb #9424c9ba
 def compare(metric: str, a: str, a_items, b: str, b_items, higher_is_better: bool = True,
             n_boot: int = 1000, alpha: float = 0.05, seed: int = 0) -> dict:
     "Paired bootstrap of mean(`a_items` − `b_items`) over the same items: one `comparisons` record."
@@ -326,6 +344,7 @@ def compare(metric: str, a: str, a_items, b: str, b_items, higher_is_better: boo
     return {"metric": metric, "a": a, "b": b, "diff": float(d.mean()), "lo": lo, "hi": hi, "n": int(len(d)),
             "method": f"paired bootstrap, {n_boot} resamples", "higher_is_better": bool(higher_is_better)}
 
+# %% ../nbs/04_metrics.ipynb #92bedeb9
 def verdict(c: dict) -> str:
     "'better', 'worse' (for `a`, given `higher_is_better`) or 'n.s.' from a comparison's interval alone."
     if c["lo"] <= 0 <= c["hi"]: return "n.s."

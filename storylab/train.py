@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from torch.utils.data import default_collate
 from accelerate.utils import send_to_device   # moves every tensor of a nested batch (dicts, lists, tuples)
+from fastcore.basics import patch
 from tqdm.auto import tqdm
 
 from .core import (NaNGuard, rng_state, set_rng_state, save_checkpoint, load_checkpoint,
@@ -89,141 +90,163 @@ class Trainer:
     @property
     def is_main(self) -> bool: return self.acc.is_main_process
 
-    # -- checkpoints ---------------------------------------------------------------------------
-    def state_dict(self) -> dict:
-        return {"model": self.model.state_dict(),
-                "optimizers": [p.optimizer.state_dict() for p in self.phases],
-                "schedulers": [p.scheduler.state_dict() if p.scheduler is not None else None for p in self.phases],
-                "guard": self.guard.state_dict(), "history": self.history, "steps": self.steps,
-                "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch, "opt_steps": self.opt_steps,
-                "best": self.best, "bad_epochs": self.bad_epochs, "rng": rng_state()}
+# %% ../nbs/05_train.ipynb #8165f584
+# -- checkpoints ---------------------------------------------------------------------------
+@patch
+def state_dict(self: Trainer) -> dict:
+    return {"model": self.model.state_dict(),
+            "optimizers": [p.optimizer.state_dict() for p in self.phases],
+            "schedulers": [p.scheduler.state_dict() if p.scheduler is not None else None for p in self.phases],
+            "guard": self.guard.state_dict(), "history": self.history, "steps": self.steps,
+            "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch, "opt_steps": self.opt_steps,
+            "best": self.best, "bad_epochs": self.bad_epochs, "rng": rng_state()}
 
-    def load_state_dict(self, st: dict):
-        self.model.load_state_dict(st["model"])
-        for p, o, s in zip(self.phases, st["optimizers"], st["schedulers"]):
-            p.optimizer.load_state_dict(o)
-            if p.scheduler is not None and s is not None: p.scheduler.load_state_dict(s)
-        self.guard.load_state_dict(st["guard"])
-        self.history, self.steps = st["history"], st["steps"]
-        self.epoch, self.batch_in_epoch, self.opt_steps = st["epoch"], st["batch_in_epoch"], st["opt_steps"]
-        self.best, self.bad_epochs = st["best"], st["bad_epochs"]
-        set_rng_state(st["rng"])
+# %% ../nbs/05_train.ipynb #41e1a8e4
+@patch
+def load_state_dict(self: Trainer, st: dict):
+    self.model.load_state_dict(st["model"])
+    for p, o, s in zip(self.phases, st["optimizers"], st["schedulers"]):
+        p.optimizer.load_state_dict(o)
+        if p.scheduler is not None and s is not None: p.scheduler.load_state_dict(s)
+    self.guard.load_state_dict(st["guard"])
+    self.history, self.steps = st["history"], st["steps"]
+    self.epoch, self.batch_in_epoch, self.opt_steps = st["epoch"], st["batch_in_epoch"], st["opt_steps"]
+    self.best, self.bad_epochs = st["best"], st["bad_epochs"]
+    set_rng_state(st["rng"])
 
-    def save(self, path=None):
-        "Write the full training state (atomically) to `path` or `ckpt_dir/last.pt`."
-        if not self.is_main: return
-        save_checkpoint(path or self.ckpt_dir / "last.pt", self.state_dict(), self.config)
+# %% ../nbs/05_train.ipynb #e78f143d
+@patch
+def save(self: Trainer, path=None):
+    "Write the full training state (atomically) to `path` or `ckpt_dir/last.pt`."
+    if not self.is_main: return
+    save_checkpoint(path or self.ckpt_dir / "last.pt", self.state_dict(), self.config)
 
-    def resume(self, path=None) -> bool:
-        "Load `path` or `ckpt_dir/last.pt` if it exists; True when something was loaded."
-        path = Path(path) if path else (self.ckpt_dir / "last.pt" if self.ckpt_dir else None)
-        if path is None or not path.exists(): return False
-        self.load_state_dict(load_checkpoint(path, self.config, map_location=self.device)["state"])
-        return True
+# %% ../nbs/05_train.ipynb #3c897ee9
+@patch
+def resume(self: Trainer, path=None) -> bool:
+    "Load `path` or `ckpt_dir/last.pt` if it exists; True when something was loaded."
+    path = Path(path) if path else (self.ckpt_dir / "last.pt" if self.ckpt_dir else None)
+    if path is None or not path.exists(): return False
+    self.load_state_dict(load_checkpoint(path, self.config, map_location=self.device)["state"])
+    return True
 
-    # -- one batch -----------------------------------------------------------------------------
-    def _sync_grads(self, params):
-        if self.acc.num_processes == 1: return
-        for p in params:
-            if p.grad is not None: p.grad.copy_(self.acc.reduce(p.grad, reduction="mean"))
+# %% ../nbs/05_train.ipynb #e6544b03
+# -- one batch -----------------------------------------------------------------------------
+@patch
+def _sync_grads(self: Trainer, params):
+    if self.acc.num_processes == 1: return
+    for p in params:
+        if p.grad is not None: p.grad.copy_(self.acc.reduce(p.grad, reduction="mean"))
 
-    def _run_phase(self, phase: Phase, batch, step_now: bool) -> dict:
-        params = [p for g in phase.optimizer.param_groups for p in g["params"]]
-        with self.acc.autocast():
-            out = phase.loss_fn(self.model, batch)
-        logs = dict(out) if isinstance(out, dict) else {"loss": out}
-        loss = logs["loss"]
-        finite = bool(torch.isfinite(loss.detach()).all())
-        if finite: self.acc.backward(loss / self.grad_accum)
-        if finite and step_now:
-            self._sync_grads(params)
-            # the total gradient norm is one number to check: finite iff every gradient is
-            norm = self.acc.clip_grad_norm_(params, self.max_grad_norm or float("inf"))
-            # with fp16 an infinite gradient is the loss scaler probing its scale: it skips that step itself
-            finite = norm is None or bool(torch.isfinite(norm)) or self.acc.scaler is not None
-        if not self.guard.check(None if finite else float("nan")):
-            phase.optimizer.zero_grad(set_to_none=True)
-            return {f"{phase.name}_skipped": 1.0}
-        if step_now:
-            phase.optimizer.step()
-            if phase.scheduler is not None: phase.scheduler.step()
-            phase.optimizer.zero_grad(set_to_none=True)
-        pre = "" if len(self.phases) == 1 else f"{phase.name}_"
-        return {pre + k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in logs.items()}
+# %% ../nbs/05_train.ipynb #84092bba
+@patch
+def _run_phase(self: Trainer, phase: Phase, batch, step_now: bool) -> dict:
+    params = [p for g in phase.optimizer.param_groups for p in g["params"]]
+    with self.acc.autocast():
+        out = phase.loss_fn(self.model, batch)
+    logs = dict(out) if isinstance(out, dict) else {"loss": out}
+    loss = logs["loss"]
+    finite = bool(torch.isfinite(loss.detach()).all())
+    if finite: self.acc.backward(loss / self.grad_accum)
+    if finite and step_now:
+        self._sync_grads(params)
+        # the total gradient norm is one number to check: finite iff every gradient is
+        norm = self.acc.clip_grad_norm_(params, self.max_grad_norm or float("inf"))
+        # with fp16 an infinite gradient is the loss scaler probing its scale: it skips that step itself
+        finite = norm is None or bool(torch.isfinite(norm)) or self.acc.scaler is not None
+    if not self.guard.check(None if finite else float("nan")):
+        phase.optimizer.zero_grad(set_to_none=True)
+        return {f"{phase.name}_skipped": 1.0}
+    if step_now:
+        phase.optimizer.step()
+        if phase.scheduler is not None: phase.scheduler.step()
+        phase.optimizer.zero_grad(set_to_none=True)
+    pre = "" if len(self.phases) == 1 else f"{phase.name}_"
+    return {pre + k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in logs.items()}
 
-    def _train_batch(self, idx: list[int], step_now: bool) -> dict:
-        batch = send_to_device(self.collate([self.data[i] for i in idx]), self.device)
-        self.model.train()
-        if self.prepare is not None: batch = self.prepare(self.model, batch)   # once per batch: what the phases share
-        logs = {}
-        for ph in self.phases:
-            if len(self.phases) > 1: self.model.zero_grad(set_to_none=True)  # a phase sees only its own gradients
-            logs.update(self._run_phase(ph, batch, step_now))
-        return logs
+# %% ../nbs/05_train.ipynb #4a5d6485
+@patch
+def _train_batch(self: Trainer, idx: list[int], step_now: bool) -> dict:
+    batch = send_to_device(self.collate([self.data[i] for i in idx]), self.device)
+    self.model.train()
+    if self.prepare is not None: batch = self.prepare(self.model, batch)   # once per batch: what the phases share
+    logs = {}
+    for ph in self.phases:
+        if len(self.phases) > 1: self.model.zero_grad(set_to_none=True)  # a phase sees only its own gradients
+        logs.update(self._run_phase(ph, batch, step_now))
+    return logs
 
-    # -- the loop ------------------------------------------------------------------------------
-    def _improved(self, value) -> bool:
-        if self.best is None: return True
-        return value < self.best if self.mode == "min" else value > self.best
+# %% ../nbs/05_train.ipynb #f1671b4f
+# -- the loop ------------------------------------------------------------------------------
+@patch
+def _improved(self: Trainer, value) -> bool:
+    if self.best is None: return True
+    return value < self.best if self.mode == "min" else value > self.best
 
-    def _end_epoch(self, sums: dict, counts: dict, t0: float) -> dict:
-        logs = {"epoch": self.epoch + 1, **{k: sums[k] / counts[k] for k in sums}, "time_s": time.time() - t0}
-        if self.eval_fn is not None:
-            self.model.eval()
-            with torch.no_grad(): logs.update({f"valid_{k}": float(v) for k, v in self.eval_fn(self.model).items()})
-        for cb in self.callbacks: cb.after_epoch(self, logs)
-        logs["skipped_total"] = self.guard.skipped
-        self.history.append(logs)
-        if self.monitor is not None and self.monitor in logs:
-            if self._improved(logs[self.monitor]): self.best, self.bad_epochs = logs[self.monitor], 0
-            else: self.bad_epochs += 1
-        self.epoch, self.batch_in_epoch = self.epoch + 1, 0
-        return logs
+# %% ../nbs/05_train.ipynb #03603f12
+@patch
+def _end_epoch(self: Trainer, sums: dict, counts: dict, t0: float) -> dict:
+    logs = {"epoch": self.epoch + 1, **{k: sums[k] / counts[k] for k in sums}, "time_s": time.time() - t0}
+    if self.eval_fn is not None:
+        self.model.eval()
+        with torch.no_grad(): logs.update({f"valid_{k}": float(v) for k, v in self.eval_fn(self.model).items()})
+    for cb in self.callbacks: cb.after_epoch(self, logs)
+    logs["skipped_total"] = self.guard.skipped
+    self.history.append(logs)
+    if self.monitor is not None and self.monitor in logs:
+        if self._improved(logs[self.monitor]): self.best, self.bad_epochs = logs[self.monitor], 0
+        else: self.bad_epochs += 1
+    self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+    return logs
 
-    def fit(self, resume: bool = False) -> list[dict]:
-        "Train until `epochs` (or early stop); with `resume`, continue from the last checkpoint. Returns the history."
-        if resume: self.resume()
-        for cb in self.callbacks: cb.before_fit(self)
-        rank, world = self.acc.process_index, self.acc.num_processes
-        while self.epoch < self.epochs and not self.stopped_early:
-            batches = epoch_batches(len(self.data), self.batch_size, self.epoch, self.seed, self.shuffle,
-                                    rank, world, self.drop_last)
-            sums, counts, t0 = {}, {}, time.time()
-            bar = tqdm(total=len(batches), initial=self.batch_in_epoch, disable=not (self.progress and self.is_main),
-                       desc=f"{self.desc} {self.epoch + 1}/{self.epochs}", leave=False, mininterval=1.0)
-            for i in range(self.batch_in_epoch, len(batches)):
-                step_now = (i + 1) % self.grad_accum == 0 or i + 1 == len(batches)
-                logs = self._train_batch(batches[i], step_now)
-                for k, v in logs.items(): sums[k] = sums.get(k, 0.0) + v; counts[k] = counts.get(k, 0) + 1
-                self.batch_in_epoch = i + 1
-                self.steps.append({"step": len(self.steps) + 1, "epoch": self.epoch + 1, **logs})
-                for cb in self.callbacks: cb.after_batch(self, logs)
-                bar.update(1)
-                if "loss" in logs: bar.set_postfix(loss=f"{logs['loss']:.4f}", refresh=False)
-                if step_now:
-                    self.opt_steps += 1
-                    if self.ckpt_dir and self.ckpt_every and self.opt_steps % self.ckpt_every == 0 and i + 1 < len(batches):
-                        self.save()
-            bar.close()
-            logs = self._end_epoch(sums, counts, t0)
-            if self.early_stop is not None and self.bad_epochs >= self.early_stop: self.stopped_early = True
-            if self.ckpt_dir: self.save()
-            if self.progress and self.is_main:
-                tqdm.write(f"{self.desc} epoch {logs['epoch']}/{self.epochs}: " +
-                           ", ".join(f"{k}={v:.4g}" for k, v in logs.items() if k not in ("epoch",)))
-        self.check_sync()
-        for cb in self.callbacks: cb.after_fit(self)
-        return self.history
+# %% ../nbs/05_train.ipynb #359d6cac
+@patch
+def check_sync(self: Trainer) -> dict:
+    "Under several processes, gather a checksum of the weights from every rank: `in_sync` says they agree."
+    with torch.no_grad():
+        cs = torch.stack([p.detach().double().sum() for p in self.model.parameters()]).sum().reshape(1).to(self.device)
+    sums = self.acc.gather(cs).cpu().tolist() if self.acc.num_processes > 1 else cs.cpu().tolist()
+    self.sync = {"world_size": self.acc.num_processes, "in_sync": len(set(sums)) == 1, "checksums": sums}
+    return self.sync
 
-    def check_sync(self) -> dict:
-        "Under several processes, gather a checksum of the weights from every rank: `in_sync` says they agree."
-        with torch.no_grad():
-            cs = torch.stack([p.detach().double().sum() for p in self.model.parameters()]).sum().reshape(1).to(self.device)
-        sums = self.acc.gather(cs).cpu().tolist() if self.acc.num_processes > 1 else cs.cpu().tolist()
-        self.sync = {"world_size": self.acc.num_processes, "in_sync": len(set(sums)) == 1, "checksums": sums}
-        return self.sync
+# %% ../nbs/05_train.ipynb #f7cb175b
+@patch
+def fit(self: Trainer, resume: bool = False) -> list[dict]:
+    "Train until `epochs` (or early stop); with `resume`, continue from the last checkpoint. Returns the history."
+    if resume: self.resume()
+    for cb in self.callbacks: cb.before_fit(self)
+    rank, world = self.acc.process_index, self.acc.num_processes
+    while self.epoch < self.epochs and not self.stopped_early:
+        batches = epoch_batches(len(self.data), self.batch_size, self.epoch, self.seed, self.shuffle,
+                                rank, world, self.drop_last)
+        sums, counts, t0 = {}, {}, time.time()
+        bar = tqdm(total=len(batches), initial=self.batch_in_epoch, disable=not (self.progress and self.is_main),
+                   desc=f"{self.desc} {self.epoch + 1}/{self.epochs}", leave=False, mininterval=1.0)
+        for i in range(self.batch_in_epoch, len(batches)):
+            step_now = (i + 1) % self.grad_accum == 0 or i + 1 == len(batches)
+            logs = self._train_batch(batches[i], step_now)
+            for k, v in logs.items(): sums[k] = sums.get(k, 0.0) + v; counts[k] = counts.get(k, 0) + 1
+            self.batch_in_epoch = i + 1
+            self.steps.append({"step": len(self.steps) + 1, "epoch": self.epoch + 1, **logs})
+            for cb in self.callbacks: cb.after_batch(self, logs)
+            bar.update(1)
+            if "loss" in logs: bar.set_postfix(loss=f"{logs['loss']:.4f}", refresh=False)
+            if step_now:
+                self.opt_steps += 1
+                if self.ckpt_dir and self.ckpt_every and self.opt_steps % self.ckpt_every == 0 and i + 1 < len(batches):
+                    self.save()
+        bar.close()
+        logs = self._end_epoch(sums, counts, t0)
+        if self.early_stop is not None and self.bad_epochs >= self.early_stop: self.stopped_early = True
+        if self.ckpt_dir: self.save()
+        if self.progress and self.is_main:
+            tqdm.write(f"{self.desc} epoch {logs['epoch']}/{self.epochs}: " +
+                       ", ".join(f"{k}={v:.4g}" for k, v in logs.items() if k not in ("epoch",)))
+    self.check_sync()
+    for cb in self.callbacks: cb.after_fit(self)
+    return self.history
 
-# %% ../nbs/05_train.ipynb #2d09f685
+# %% ../nbs/05_train.ipynb #a33f2203
 def toy_regression_data(n: int = 256, seed: int = 0, noise: float = 0.05):
     "`n` pairs (x, 3x - 1 + noise) as a list of (tensor, tensor): a dataset for examples and tests."
     g = torch.Generator().manual_seed(seed)
@@ -231,6 +254,7 @@ def toy_regression_data(n: int = 256, seed: int = 0, noise: float = 0.05):
     y = 3 * x - 1 + noise * torch.randn(n, 1, generator=g)
     return list(zip(x, y))
 
+# %% ../nbs/05_train.ipynb #089cbd75
 def mse_loss(model, batch):
     "Mean squared error of `model(x)` against `y`."
     x, y = batch

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import keras
 from keras import layers, ops
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['set_threads', 'gradient_step', 'conv_encoder', 'conv_decoder', 'Sampling', 'VAE', 'DCGAN', 'backup_epoch',
@@ -56,6 +57,7 @@ def _feature_side(image_shape, n_down: int) -> int:
         raise ValueError(f"image shape {tuple(image_shape)}: need square images whose side divides by 2**n_down = {2 ** n_down}")
     return side // 2 ** n_down
 
+# %% ../nbs/12_keras_gen.ipynb #00c96a38
 def conv_encoder(image_shape, out_dim: int, filters: int = 32, n_down: int = 2, name="encoder", leaky=False) -> keras.Model:
     "Stride-2 convolutions (`filters`, `2·filters`, …) → flatten → `Dense(out_dim)` features."
     _feature_side(image_shape, n_down)
@@ -66,6 +68,7 @@ def conv_encoder(image_shape, out_dim: int, filters: int = 32, n_down: int = 2, 
     x = layers.Dense(out_dim, activation="relu")(layers.Flatten()(x))
     return keras.Model(inp, x, name=name)
 
+# %% ../nbs/12_keras_gen.ipynb #64a00fc1
 def conv_decoder(latent_dim: int, image_shape, filters: int = 32, n_down: int = 2, name="decoder",
                  leaky=False, out_activation="sigmoid") -> keras.Model:
     "`Dense` → feature map → stride-2 transposed convolutions (mirror of `conv_encoder`) → image."
@@ -135,26 +138,32 @@ class VAE(keras.Model):
         x = data[0] if isinstance(data, tuple) else data
         return self._log(self.loss_terms(x, False)[1])
 
-    def sample(self, n: int, seed: int = 0) -> np.ndarray:
-        "`n` images decoded from latent points drawn from the prior."
-        z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype("float32")
-        return ops.convert_to_numpy(self.decoder(z))
+# %% ../nbs/12_keras_gen.ipynb #b8378052
+@patch
+def sample(self: VAE, n: int, seed: int = 0) -> np.ndarray:
+    "`n` images decoded from latent points drawn from the prior."
+    z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype("float32")
+    return ops.convert_to_numpy(self.decoder(z))
 
-    def per_image_loss(self, x, batch_size: int = 500) -> dict:
-        """Held-out loss terms of each image, decoding the posterior mean (deterministic): `reconstruction`
-        (binary cross-entropy summed over pixels), `kl`, and `loss` = reconstruction + beta·kl."""
-        rec, kl = [], []
-        for i in range(0, len(x), batch_size):
-            xb = np.asarray(x[i:i + batch_size], np.float32); mean, log_var = self.encode(xb)
-            r = keras.losses.binary_crossentropy(xb, self.decoder(mean))
-            rec.append(ops.convert_to_numpy(ops.sum(ops.reshape(r, (len(xb), -1)), axis=1)))
-            kl.append(ops.convert_to_numpy(ops.sum(-0.5 * (1 + log_var - ops.square(mean) - ops.exp(log_var)), axis=1)))
-        rec, kl = np.concatenate(rec).astype(np.float64), np.concatenate(kl).astype(np.float64)
-        return {"reconstruction": rec, "kl": kl, "loss": rec + self.beta * kl}
+# %% ../nbs/12_keras_gen.ipynb #113c64f4
+@patch
+def per_image_loss(self: VAE, x, batch_size: int = 500) -> dict:
+    """Held-out loss terms of each image, decoding the posterior mean (deterministic): `reconstruction`
+    (binary cross-entropy summed over pixels), `kl`, and `loss` = reconstruction + beta·kl."""
+    rec, kl = [], []
+    for i in range(0, len(x), batch_size):
+        xb = np.asarray(x[i:i + batch_size], np.float32); mean, log_var = self.encode(xb)
+        r = keras.losses.binary_crossentropy(xb, self.decoder(mean))
+        rec.append(ops.convert_to_numpy(ops.sum(ops.reshape(r, (len(xb), -1)), axis=1)))
+        kl.append(ops.convert_to_numpy(ops.sum(-0.5 * (1 + log_var - ops.square(mean) - ops.exp(log_var)), axis=1)))
+    rec, kl = np.concatenate(rec).astype(np.float64), np.concatenate(kl).astype(np.float64)
+    return {"reconstruction": rec, "kl": kl, "loss": rec + self.beta * kl}
 
-    def reconstruct(self, x) -> np.ndarray:
-        "Decode the posterior means of `x` (no sampling)."
-        return ops.convert_to_numpy(self.decoder(self.encode(x)[0]))
+# %% ../nbs/12_keras_gen.ipynb #43e0b242
+@patch
+def reconstruct(self: VAE, x) -> np.ndarray:
+    "Decode the posterior means of `x` (no sampling)."
+    return ops.convert_to_numpy(self.decoder(self.encode(x)[0]))
 
 # %% ../nbs/12_keras_gen.ipynb #7115fe7e
 class DCGAN(keras.Model):
@@ -202,24 +211,29 @@ class DCGAN(keras.Model):
         for k, v in logs.items(): self.trackers[k].update_state(v)
         return {k: t.result() for k, t in self.trackers.items()}
 
-    def sample(self, n: int, seed: int = 0) -> np.ndarray:
-        "`n` generated images from latent points drawn from N(0, I)."
-        z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype("float32")
-        return ops.convert_to_numpy(self.generator(z))
+# %% ../nbs/12_keras_gen.ipynb #5846a36b
+@patch
+def sample(self: DCGAN, n: int, seed: int = 0) -> np.ndarray:
+    "`n` generated images from latent points drawn from N(0, I)."
+    z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype("float32")
+    return ops.convert_to_numpy(self.generator(z))
 
 # %% ../nbs/12_keras_gen.ipynb #717e6736
 def _leaves(x) -> list: return [] if x is None else [np.asarray(a) for a in keras.tree.flatten(x)]
 def _take(x, idx): return None if x is None else keras.tree.map_structure(lambda a: a[idx], x)
 
+# %% ../nbs/12_keras_gen.ipynb #74ca9c29
 def _rng_states(model) -> list:
     "State variables of every `SeedGenerator` in `model` (sampling, dropout, augmentation), which `save_weights` leaves out."
     return [v for v in model.variables if "seed_generator_state" in v.path]
 
+# %% ../nbs/12_keras_gen.ipynb #d401f4e7
 def _optimizers(model) -> list:
     "`model.optimizer` and every attribute that is an optimizer (DCGAN's `d_optimizer` and `g_optimizer`)."
     found = [model.optimizer] if getattr(model, "optimizer", None) is not None else []
     return found + [o for o in vars(model).values() if isinstance(o, keras.optimizers.Optimizer) and all(o is not f for f in found)]
 
+# %% ../nbs/12_keras_gen.ipynb #6692caea
 def _fit_config(model, x, y, epochs, batch_size, seed, config) -> dict:
     "What a backup must agree on: the caller's `config`, epochs, batch size, shuffle seed, weight shapes and a fingerprint of the data."
     h = hashlib.sha1()
@@ -229,6 +243,7 @@ def _fit_config(model, x, y, epochs, batch_size, seed, config) -> dict:
            "data_sha1": h.hexdigest()[:16], "weight_shapes": [list(w.shape) for w in model.weights]}
     return json.loads(json.dumps(cfg, default=str))   # as it reads back from state.json (tuples become lists)
 
+# %% ../nbs/12_keras_gen.ipynb #a3d5e9ba
 def backup_epoch(folder) -> int:
     "How many finished epochs the backup in `folder` holds (0: no backup)."
     st = Path(folder) / "state.json"
@@ -247,6 +262,7 @@ def _save_backup(model, folder: Path, epoch: int, history: dict, config: dict):
     for p in folder.iterdir():                             # earlier epochs, and leftovers of a save that was killed
         if p.is_file() and p.name not in (name, "state.json"): p.unlink()
 
+# %% ../nbs/12_keras_gen.ipynb #ff321594
 def _load_backup(model, folder: Path, st: dict, batch):
     if any(not o.built for o in _optimizers(model)):  # optimizer slots exist after a first step: take one, then overwrite it all
         model.train_on_batch(*batch)
@@ -256,6 +272,7 @@ def _load_backup(model, folder: Path, st: dict, batch):
         raise ValueError(f"backup {folder} holds {len(st['rng'])} random-generator states, the model has {len(states)}")
     for v, s in zip(states, st["rng"]): v.assign(np.asarray(s, dtype=v.dtype))
 
+# %% ../nbs/12_keras_gen.ipynb #e090597d
 def fit_resumable(model: keras.Model, x, y=None, epochs: int = 1, batch_size: int = 32, backup=None, seed: int = 0,
                   config: dict | None = None, epoch_delay: float = 0.0, callbacks=None, verbose=0) -> dict:
     """Train `model` on `(x, y)` (arrays, or lists/dicts of arrays) for `epochs` epochs, one `fit` call per epoch on
@@ -293,12 +310,14 @@ def interpolate_latents(z0, z1, steps: int = 8) -> np.ndarray:
     t = np.linspace(0, 1, steps, dtype=np.float32)[:, None]
     return (1 - t) * np.asarray(z0, np.float32)[None] + t * np.asarray(z1, np.float32)[None]
 
+# %% ../nbs/12_keras_gen.ipynb #ee66c2bc
 def interpolate_random(model, steps: int = 8, seed: int = 0) -> np.ndarray:
     "Images decoded along a line between two random latent points (VAE `decoder` or GAN `generator`)."
     decode = getattr(model, "decoder", None) or model.generator
     z0, z1 = np.random.default_rng(seed).standard_normal((2, model.latent_dim))
     return ops.convert_to_numpy(decode(interpolate_latents(z0, z1, steps)))
 
+# %% ../nbs/12_keras_gen.ipynb #0970cdab
 def interpolate_images(vae: VAE, x0, x1, steps: int = 8) -> np.ndarray:
     "VAE: images decoded along the line between the posterior means of two real images."
     mean = ops.convert_to_numpy(vae.encode(np.stack([x0, x1]).astype("float32"))[0])
@@ -322,10 +341,12 @@ def digit_classifier(image_shape=(28, 28, 1), n_classes: int = 10, feature_dim: 
     feats = layers.Dense(feature_dim, activation="relu", name="features")(x)
     return keras.Model(inp, layers.Dense(n_classes, activation="softmax")(feats), name="classifier")
 
+# %% ../nbs/12_keras_gen.ipynb #175de0bf
 def rotation_task(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     "Label-free classification data: every image in 4 rotations, labelled 0..3."
     return np.concatenate([np.rot90(x, k, axes=(1, 2)) for k in range(4)]), np.repeat(np.arange(4), len(x))
 
+# %% ../nbs/12_keras_gen.ipynb #8cb86ad2
 def train_classifier(x, y=None, epochs: int = 5, batch_size: int = 128, feature_dim: int = 64, convs: int = 1,
                      augment: bool = False, lr: float = 1e-3, cosine: bool = False, verbose=0, backup=None, seed: int = 0,
                      epoch_delay: float = 0.0) -> keras.Model:
@@ -340,6 +361,7 @@ def train_classifier(x, y=None, epochs: int = 5, batch_size: int = 128, feature_
                   config=config, epoch_delay=epoch_delay)
     return clf
 
+# %% ../nbs/12_keras_gen.ipynb #fac0ca6c
 def classifier_features(clf: keras.Model, x, batch_size: int = 512) -> np.ndarray:
     "The `features` layer's activations for images `x`."
     fm = keras.Model(clf.inputs, clf.get_layer("features").output)

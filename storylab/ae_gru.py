@@ -4,8 +4,8 @@
 
 # %% ../nbs/11_ae_gru.ipynb #57209ec8
 from __future__ import annotations
-import math, re
-from collections import Counter
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -14,14 +14,14 @@ from torch import nn
 import torch.nn.functional as F
 
 from .decoding import decode, last_token_step
-from .images import to_tensor
-from .metrics import frame_scores
+from .ae_gru_data import WordVocab, StorySamples, iter_batches, window_ids
+from .metrics import bootstrap_ci, frame_scores
+from .system import Evaluation, Loaded, load_system, save_system
 
 # %% auto #0
-__all__ = ['RENDERS', 'ConvAutoencoder', 'ae_loss', 'WordVocab', 'StorySamples', 'CaptionEncoder', 'LatentTransition',
-           'StoryModel', 'story_loss', 'build_model', 'max_caption_tokens', 'iter_batches', 'predict_all',
-           'teacher_forced_accuracy', 'window_ids', 'caption_results', 'evaluate', 'prediction_rows', 'copy_last',
-           'mean_frame', 'evaluate_checkpoint']
+__all__ = ['RENDERS', 'Config', 'ConvAutoencoder', 'ae_loss', 'CaptionEncoder', 'LatentTransition', 'StoryModel', 'story_loss',
+           'AEGRUConfig', 'build', 'save', 'load', 'predict_all', 'teacher_forced_accuracy', 'caption_results', 'score',
+           'evaluate', 'evaluate_checkpoint']
 
 # %% ../nbs/11_ae_gru.ipynb #574f4f41
 def _down(cin, cout): return nn.Sequential(nn.Conv2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
@@ -57,80 +57,6 @@ class ConvAutoencoder(nn.Module):
 def ae_loss(ae, frames):
     "Stage 1: L1 between frames and their reconstructions."
     return F.l1_loss(ae(frames), frames)
-
-# %% ../nbs/11_ae_gru.ipynb #b06c1406
-_TOKEN_RE = re.compile(r"\w+|[^\w\s]")
-
-class WordVocab:
-    "Word-level vocabulary: words and punctuation marks are tokens; ids 0-3 are <pad>, <bos>, <eos>, <unk>."
-    specials = ("<pad>", "<bos>", "<eos>", "<unk>")
-    pad, bos, eos, unk = range(4)
-
-    def __init__(self, words): self.itos = list(self.specials) + [w for w in words if w not in self.specials]; self.stoi = {w: i for i, w in enumerate(self.itos)}
-    def __len__(self): return len(self.itos)
-
-    @staticmethod
-    def tokenize(text: str) -> list[str]: return _TOKEN_RE.findall(text)
-
-    @classmethod
-    def build(cls, captions, max_size: int | None = None, min_freq: int = 1):
-        "The vocabulary of `captions`: the `max_size` most frequent tokens seen at least `min_freq` times."
-        counts = Counter(t for c in captions for t in cls.tokenize(c))
-        words = [w for w, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if n >= min_freq]
-        return cls(words[:max_size])
-
-    def encode(self, text: str, max_len: int, bos_eos: bool = False) -> list[int]:
-        "Token ids padded (or cut) to `max_len`; with `bos_eos`, wrapped in <bos> … <eos> (the cut keeps <eos>)."
-        ids = [self.stoi.get(t, self.unk) for t in self.tokenize(text)]
-        if bos_eos: ids = [self.bos] + ids[:max_len - 2] + [self.eos]
-        else: ids = ids[:max_len]
-        return ids + [self.pad] * (max_len - len(ids))
-
-    def decode(self, ids) -> str:
-        "Ids up to the first <eos> → text, without a space before punctuation."
-        text = ""
-        for i in (ids.tolist() if torch.is_tensor(ids) else ids):
-            if i == self.eos: break
-            if i in (self.pad, self.bos): continue
-            w = self.itos[i]
-            text += w if not text or re.fullmatch(r"[^\w\s]", w) else " " + w
-        return text
-
-    def state_dict(self): return {"itos": self.itos}
-    @classmethod
-    def from_state_dict(cls, d): return cls(d["itos"][len(cls.specials):])
-
-# %% ../nbs/11_ae_gru.ipynb #2bdaa615
-class StorySamples(torch.utils.data.Dataset):
-    "K+1 samples (from `storylab.data.kplus1`) as tensors: context frames and caption ids, target frame and caption ids."
-    def __init__(self, samples: list[dict], vocab: WordVocab, max_len: int):
-        if not samples: raise ValueError("no K+1 samples: are the stories longer than k frames?")
-        self.samples, self.vocab, self.max_len = samples, vocab, max_len
-        self.context_images = to_tensor(np.stack([s["context_images"] for s in samples]))
-        self.target_image = to_tensor(np.stack([s["target_image"] for s in samples]))
-        self.context_ids = torch.tensor([[vocab.encode(c, max_len) for c in s["context_captions"]] for s in samples])
-        self.target_ids = torch.tensor([vocab.encode(s["target_caption"], max_len + 2, bos_eos=True) for s in samples])
-        self.latents: dict | None = None  # set by `cache_latents`
-
-    def __len__(self): return len(self.samples)
-    def __getitem__(self, i):
-        "One sample (or, for a slice, a batch) as a dict of tensors; with cached latents, those too."
-        item = dict(context_images=self.context_images[i], context_ids=self.context_ids[i],
-                    target_image=self.target_image[i], target_ids=self.target_ids[i])
-        return {**item, **{k: v[i] for k, v in (self.latents or {}).items()}}
-
-    @torch.no_grad()
-    def cache_latents(self, ae, batch_size: int = 64):
-        """Encode every frame once with a *frozen* autoencoder `ae`: the context latents, the target latent and the
-        drawing of the last context latent join each sample, so stage 2 never runs the frozen encoder again. Returns self."""
-        was, dev = ae.training, next(ae.parameters()).device
-        ae.eval()
-        def run(f, x): return torch.cat([f(x[i:i + batch_size].to(dev)).cpu() for i in range(0, len(x), batch_size)])
-        z = run(ae.encode, self.context_images)
-        self.latents = dict(context_latents=z, target_latent=run(ae.encode, self.target_image),
-                            last_drawn=run(ae.decode, z[:, -1]))
-        ae.train(was)
-        return self
 
 # %% ../nbs/11_ae_gru.ipynb #83ba9ffd
 class CaptionEncoder(nn.Module):
@@ -169,7 +95,7 @@ RENDERS = ("masked", "residual", "decode")
 class StoryModel(nn.Module):
     "Fuse each context frame with its caption, run a GRU over the K steps, decode the next latent/frame and caption."
     def __init__(self, ae: ConvAutoencoder, vocab_size: int, dim: int = 256, emb: int = 128, heads: int = 4,
-                 render: str = "masked", k: int = 4, threshold: float = 0.05):
+                 render: str = "masked", k: int = 4, threshold: float = 0.05, transition_width: int = 96, story_channels: int = 16):
         super().__init__()
         if render not in RENDERS: raise ValueError(f"render must be one of {RENDERS}, got {render!r}")
         self.ae, self.dim, self.render_mode, self.threshold, self.ae_frozen = ae, dim, render, threshold, False
@@ -179,7 +105,7 @@ class StoryModel(nn.Module):
         self.cross = nn.MultiheadAttention(dim, heads, batch_first=True)    # a frame looks at its caption's words
         self.fuse = nn.Sequential(nn.Linear(3 * dim, dim), nn.ReLU())         # [image; text; attended words] → step
         self.story = nn.GRU(dim, dim, batch_first=True)
-        self.transition = LatentTransition(ae, k, dim)
+        self.transition = LatentTransition(ae, k, dim, transition_width, story_channels)
         self.dec_init = nn.Linear(dim, dim)
         self.dec_gru = nn.GRU(emb + dim, dim, batch_first=True)
         self.out = nn.Linear(2 * dim, vocab_size)
@@ -289,23 +215,41 @@ def story_loss(model, batch, image_weight: float = 1.0, latent_weight: float = 1
     mse = F.mse_loss(z_next, z_true)
     return {"loss": ce + image_weight * l1 + latent_weight * mse, "caption_ce": ce, "image_l1": l1, "latent_mse": mse}
 
+# %% ../nbs/11_ae_gru.ipynb #2f971672
+@dataclass
+class AEGRUConfig:
+    "Every size that shapes the autoencoder and the story model, and how it draws frames (saved with every checkpoint)."
+    image_size: int = 32               # frame side in pixels (a multiple of 8)
+    latent_dim: int = 96               # autoencoder latent: a multiple of (image_size / 8)²
+    ae_widths: list = field(default_factory=lambda: [8, 8, 8])  # channels of the autoencoder's three down blocks
+    vocab_size: int = 32               # words in the caption vocabulary, its four special tokens included
+    dim: int = 32                      # width of the caption encoder, the story GRU and the caption decoder
+    emb: int = 16                      # word embedding size
+    heads: int = 4                     # heads of the frame-to-caption attention
+    k: int = 4                         # context frames
+    transition_width: int = 96         # channels of the latent transition's convolutions
+    story_channels: int = 16           # story-state channels broadcast to every latent cell
+    render: str = "masked"             # masked | residual | decode: how a predicted latent becomes pixels
+    threshold: float = 0.05            # the masked drawing's change threshold τ
+
+Config = AEGRUConfig
+
+def build(cfg: AEGRUConfig) -> StoryModel:
+    "A fresh `StoryModel` from `cfg`: its autoencoder is made first, then the story model around it."
+    ae = ConvAutoencoder(cfg.image_size, cfg.latent_dim, tuple(cfg.ae_widths))
+    return StoryModel(ae, cfg.vocab_size, cfg.dim, cfg.emb, cfg.heads, cfg.render, cfg.k, cfg.threshold,
+                      cfg.transition_width, cfg.story_channels)
+
+# %% ../nbs/11_ae_gru.ipynb #45eb1bdc
+def save(path, model: StoryModel, cfg: AEGRUConfig, tokenizer: WordVocab | None = None, **extra) -> Path:
+    "One checkpoint file: the weights, `cfg`, the vocabulary and `extra` (`data=`: the settings of the test split)."
+    return save_system(path, model, cfg, tokenizer, **extra)
+
+def load(path, expect: AEGRUConfig | None = None) -> Loaded:
+    "A `save`d model back (in eval mode) with its config, vocabulary and extras; with `expect`, refuse another config."
+    return load_system(path, AEGRUConfig, build, expect)
+
 # %% ../nbs/11_ae_gru.ipynb #26c70446
-def build_model(config: dict) -> StoryModel:
-    "A fresh `StoryModel` (with its autoencoder) from a config dict, as saved in checkpoints."
-    ae = ConvAutoencoder(config["image_size"], config["latent_dim"], tuple(config["ae_widths"]))
-    return StoryModel(ae, config["vocab_size"], config["dim"], config["emb"], render=config.get("render", "masked"),
-                      k=config.get("k", 4), threshold=config.get("threshold", 0.05))
-
-def max_caption_tokens(captions, cap: int = 64) -> int:
-    "The longest caption in tokens, at most `cap`: the padded length of caption ids."
-    return min(cap, max(len(WordVocab.tokenize(c)) for c in captions))
-
-def iter_batches(data: StorySamples, batch_size: int, device=None):
-    "Consecutive batches of `data` as dicts of tensors (no shuffling; cached latents included), on `device`: for evaluation."
-    for i in range(0, len(data), batch_size):
-        b = data[i:i + batch_size]
-        yield b if device is None else {k: v.to(device) for k, v in b.items()}
-
 @torch.no_grad()
 def predict_all(model: StoryModel, data: StorySamples, batch_size: int = 64):
     "Free-running predictions for every sample: (next frames N×3×H×W, greedy captions)."
@@ -328,63 +272,46 @@ def teacher_forced_accuracy(model: StoryModel, data: StorySamples, batch_size: i
     return torch.cat(out).numpy()
 
 # %% ../nbs/11_ae_gru.ipynb #dff98ad9
-def window_ids(data: StorySamples) -> list[str]:
-    "One id per K+1 window, `story_id/index` (the index of the target frame): unique within a split."
-    return [f"{s['story_id']}/{s['index']}" for s in data.samples]
-
-def caption_results(refs: list[str], hyps: list[str], ids: list | None = None) -> tuple[dict, dict]:
+def caption_results(refs: list[str], hyps: list[str], ids: list | None = None, java: bool | None = None) -> tuple[dict, dict]:
     """Free-running caption scores (exact match on word tokens, BLEU-4, CIDEr) and per-item exact match and CIDEr;
-    `ids` (default 0…n-1) are the items' ids as `predictions.jsonl` writes them."""
+    `ids` (default 0…n-1) are the items' ids as `predictions.jsonl` writes them; `java`: see `caption_scores`."""
     from storylab.metrics import caption_scores
     ids = list(range(len(refs))) if ids is None else list(ids)
     if not len(ids) == len(refs) == len(hyps): raise ValueError(f"{len(ids)} ids, {len(refs)} references, {len(hyps)} captions")
     exact = np.array([WordVocab.tokenize(r) == WordVocab.tokenize(h) for r, h in zip(refs, hyps)], dtype=float)
-    sc = caption_scores(dict(zip(ids, ([r] for r in refs))), dict(zip(ids, hyps)), per_item=True)
+    sc = caption_scores(dict(zip(ids, ([r] for r in refs))), dict(zip(ids, hyps)), per_item=True, java=java)
     cider = np.array([sc.per_item["CIDEr"][i] for i in ids])  # corpus CIDEr is their mean
     return ({"caption_exact_match": exact.mean(), "caption_bleu4": sc["BLEU-4"], "caption_cider": sc["CIDEr"]},
             {"caption_exact_match": exact, "caption_cider": cider})
 
-def evaluate(frames, captions, data: StorySamples, prefix: str = "next_frame") -> tuple[dict, dict]:
-    "Metrics of predicted next frames and captions against `data`'s targets: (means, per-item arrays for CIs)."
+def score(frames, captions: list[str], data: StorySamples, system: str = "model", java: bool | None = None) -> Evaluation:
+    """One system's next frames (N×3×H×W) and captions against `data`'s targets: mean scores, per-window scores with
+    their 95% bootstrap intervals, and one `predictions.jsonl` row per window (`id`, `references`, `prediction`, `system`).
+    `java`: tokenise captions with the Java PTB tokenizer (None: when Java is installed; False: quicker, for tests)."""
     fs = frame_scores(frames, data.target_image)
-    metrics = {f"{prefix}_{k}": float(v.mean()) for k, v in fs.items()}
-    items = {f"{prefix}_{k}": v for k, v in fs.items()}
-    if captions is not None:
-        m, it = caption_results([s["target_caption"] for s in data.samples], captions, window_ids(data))
-        metrics.update(m); items.update(it)
-    return metrics, items
-
-def prediction_rows(data: StorySamples, systems: dict) -> list[dict]:
-    """`predictions.jsonl` rows, one per (window, system): `id`, `references` (the true next caption), `prediction`
-    (that system's caption), `system`. `systems` maps a name to one caption per window of `data`."""
     ids, refs = window_ids(data), [s["target_caption"] for s in data.samples]
-    for name, caps in systems.items():
-        if len(caps) != len(ids): raise ValueError(f"system {name!r}: {len(caps)} captions for {len(ids)} windows")
-    return [{"id": i, "references": [r], "prediction": c, "system": name}
-            for name, caps in systems.items() for i, r, c in zip(ids, refs, caps)]
+    caption_means, caption_items = caption_results(refs, captions, ids, java)
+    items = {**{f"next_frame_{k}": v for k, v in fs.items()}, **caption_items}
+    metrics = {**{f"next_frame_{k}": float(v.mean()) for k, v in fs.items()}, **{k: float(v) for k, v in caption_means.items()}}
+    rows = [{"id": i, "references": [r], "prediction": c, "system": system} for i, r, c in zip(ids, refs, captions)]
+    return Evaluation(metrics, rows, {k: v.tolist() for k, v in items.items()}, {k: bootstrap_ci(v) for k, v in items.items()})
 
-def copy_last(data: StorySamples):
-    "Baseline: the last context frame and its caption."
-    return data.context_images[:, -1], [s["context_captions"][-1] for s in data.samples]
-
-def mean_frame(train_frames: torch.Tensor, data: StorySamples, train_captions: list[str]):
-    "Baseline: the mean training frame, and the most common training caption."
-    caption = Counter(train_captions).most_common(1)[0][0]
-    return train_frames.mean(0, keepdim=True).expand(len(data), -1, -1, -1), [caption] * len(data)
+# %% ../nbs/11_ae_gru.ipynb #e8d66e99
+def evaluate(model: StoryModel, data: StorySamples, batch_size: int = 64, java: bool | None = None) -> Evaluation:
+    "The model on `data`: its free-running next frames and captions `score`d (`java`: see `score`), and its teacher-forced token accuracy."
+    ev = score(*predict_all(model, data, batch_size), data, java=java)
+    acc = teacher_forced_accuracy(model, data, batch_size)
+    ev.metrics["caption_token_acc_teacher_forced"] = float(acc.mean())
+    ev.per_item["caption_token_acc_teacher_forced"], ev.ci["caption_token_acc_teacher_forced"] = acc.tolist(), bootstrap_ci(acc)
+    return ev
 
 # %% ../nbs/11_ae_gru.ipynb #241eb55a
 def evaluate_checkpoint(path, split: str = "test", **overrides) -> dict:
-    "Re-evaluate a saved story model on held-out stories (the data settings come from its config unless overridden)."
-    from storylab.core import load_checkpoint
+    "Re-evaluate a `save`d story model on held-out stories (the data settings saved with it unless overridden): its metrics."
     from storylab.data import load_stories, kplus1
-    ck = load_checkpoint(path)
-    cfg = {**ck["config"], **overrides}
-    model = build_model(ck["config"]); model.load_state_dict(ck["state"]["model"])
-    vocab = WordVocab.from_state_dict(ck["state"]["vocab"])
-    ds = load_stories(cfg["source"], split, n_stories=cfg["n_stories"], seed=cfg["data_seed"], image_size=cfg["image_size"],
-                      **({"data_id": cfg["data_id"]} if cfg.get("data_id") else {}))
-    data = StorySamples(kplus1(ds, cfg["k"]), vocab, ck["config"]["max_len"])
-    frames, captions = predict_all(model, data)
-    metrics, _ = evaluate(frames, captions, data)
-    metrics["caption_token_acc_teacher_forced"] = float(teacher_forced_accuracy(model, data).mean())
-    return metrics
+    model, cfg, vocab, extra = load(path)
+    d = {**extra["data"], **overrides}
+    if set(d) != set(extra["data"]): raise ValueError(f"unknown data settings {sorted(set(d) - set(extra['data']))}; the checkpoint's are {sorted(extra['data'])}")
+    ds = load_stories(d["source"], split, n_stories=d["n_stories"], seed=d["data_seed"], image_size=cfg.image_size,
+                      **({"data_id": d["data_id"]} if d.get("data_id") else {}))
+    return evaluate(model, StorySamples(kplus1(ds, cfg.k), vocab, d["max_len"])).metrics

@@ -6,7 +6,8 @@ import numpy as np
 import torch
 
 from conftest import BIN, kill_when, smoke_record, storylab
-from storylab.ae_gru import WordVocab
+from storylab.ae_gru import AEGRUConfig, load
+from storylab.ae_gru_data import WordVocab
 from storylab.core import load_checkpoint
 from storylab.metrics import caption_scores
 
@@ -79,6 +80,10 @@ def test_eval_checkpoint_reproduces_the_run(in_smoke_home):
     again = json.loads(res.stdout[res.stdout.index("{"):])
     for k in FRAME + CAPTION + ("caption_token_acc_teacher_forced",):
         assert abs(again[k] - rec["metrics"][k]) < 1e-4, (k, again[k], rec["metrics"][k])
+    # the checkpoint holds the config, the vocabulary and the data settings of the run (storylab.system's one format)
+    model, cfg, vocab, extra = load(_run(in_smoke_home) / "model.pt")
+    assert isinstance(cfg, AEGRUConfig) and cfg.vocab_size == len(vocab) and model.threshold == cfg.threshold
+    assert extra["data"]["n_stories"] == rec["params"]["n_stories"] and extra["data"]["source"] == rec["params"]["source"]
 
 
 def test_kill_and_resume_gives_identical_weights(smoke_home, home):

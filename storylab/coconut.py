@@ -5,7 +5,7 @@
 # %% ../nbs/15_coconut.ipynb #db95c905
 from __future__ import annotations
 import json
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass, asdict, field
 from functools import partial
 from pathlib import Path
 
@@ -14,18 +14,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .core import save_checkpoint, load_checkpoint, atomic_write_json
+from .core import load_checkpoint, atomic_write_json
 from .train import Trainer, Callback
 from .decoding import decode, generate, last_token_step
-from .coconut_data import load_question_splits, frame_features, question_ids
+from .coconut_data import AOKVQA_HUB_ID, load_question_splits, frame_features, question_ids
+from .system import Evaluation, Loaded, save_system, load_system
 
 # %% auto #0
 __all__ = ['START_LATENT', 'END_LATENT', 'LATENT', 'MODES', 'ABLATIONS', 'FEEDBACK_MODES', 'LATENT_MODES', 'ANSWER_MARK',
-           'MODE_PAIRS', 'question_text', 'answer_text', 'target_text', 'parse_answer', 'add_latent_tokens',
+           'MODE_PAIRS', 'Config', 'question_text', 'answer_text', 'target_text', 'parse_answer', 'add_latent_tokens',
            'stage_layout', 'encode_example', 'collate_examples', 'Coconut', 'coconut_loss', 'CurriculumConfig',
-           'train_curriculum', 'evaluate', 'nearest_tokens', 'baseline_scores', 'mode_pairs', 'prediction_rows',
-           'mode_metrics', 'accuracy_by_system', 'ScalarLogger', 'build_model', 'save_model', 'load_model',
-           'evaluate_checkpoint']
+           'train_curriculum', 'prediction_rows', 'evaluate', 'latent_thoughts', 'nearest_tokens', 'baseline_scores',
+           'mode_pairs', 'mode_metrics', 'accuracy_by_system', 'ScalarLogger', 'CoconutConfig', 'config_for', 'wrap_lm',
+           'build', 'save', 'load', 'evaluate_checkpoint']
 
 # %% ../nbs/15_coconut.ipynb #d7dfe651
 START_LATENT, END_LATENT, LATENT = "<|start-latent|>", "<|end-latent|>", "<|latent|>"
@@ -237,31 +238,59 @@ def train_curriculum(model: Coconut, records: list[dict], feats: list, tokenizer
         if stop_after_stage is not None and stage >= stop_after_stage: break
     return out
 
+# %% ../nbs/15_coconut.ipynb #68e52e85
+def prediction_rows(records: list[dict], system: str, predictions: list[str], mode: str | None = None, parse=parse_answer,
+                    **per_item) -> list[dict]:
+    "`predictions.jsonl` rows of one system: id, mode, system, references, prediction, parsed answer and gold, `per_item` lists."
+    if len(predictions) != len(records): raise ValueError(f"{system}: {len(predictions)} predictions for {len(records)} questions")
+    for k, v in per_item.items():
+        if len(v) != len(records): raise ValueError(f"{system}: field {k!r} has {len(v)} values for {len(records)} questions")
+    rows = []
+    for n, (qid, q, pred) in enumerate(zip(question_ids(records), records, predictions)):
+        gold = answer_text(q)
+        rows.append({"id": qid, "mode": mode, "system": system, "references": [gold], "prediction": pred,
+                     "answer": parse(pred), "gold": parse(gold), **{k: v[n] for k, v in per_item.items()}})
+    return rows
+
 # %% ../nbs/15_coconut.ipynb #2d37ed9c
-@torch.no_grad()
-def evaluate(model: Coconut, records: list[dict], feats: list, tokenizer, cfg: CurriculumConfig, stage: int,
-             batch_size: int = 32, max_new_tokens: int = 64, keep_thoughts: int = 8, parse=parse_answer) -> dict:
-    """Accuracy (`parse`d answers equal), token counts and predictions on `records` at `stage` of the curriculum `cfg`
-    (the questions laid out as that stage trains them); per-item lists for bootstrap CIs."""
-    if cfg.mode != model.mode: raise ValueError(f"a model of mode {model.mode!r} evaluated with the layout of mode {cfg.mode!r}")
+def _prompt_batches(model: Coconut, records, feats, tokenizer, curriculum, stage: int, batch_size: int):
+    "(encoded questions, prompt-only batch on the model's device), `batch_size` questions at a time, laid out as `stage` trains them."
+    if curriculum.mode != model.mode: raise ValueError(f"a model of mode {model.mode!r} evaluated with the layout of mode {curriculum.mode!r}")
     model.eval(); dev = next(model.parameters()).device
-    prefix_per_frame = cfg.prefix_per_frame
-    items = [encode_example(q, f, tokenizer, model.ids, cfg.mode, stage, cfg.c_thought, cfg.max_latent_stage)
+    items = [encode_example(q, f, tokenizer, model.ids, curriculum.mode, stage, curriculum.c_thought, curriculum.max_latent_stage)
              for q, f in zip(records, feats or [None] * len(records))]
-    correct, lang, total, preds, answers, golds, thoughts = [], [], [], [], [], [], []
     for i in range(0, len(items), batch_size):
         chunk = items[i:i + batch_size]
-        batch = {k: v.to(dev) for k, v in collate_examples(chunk, model.ids, prefix_per_frame, with_target=False).items()}
-        g = model.generate(batch, max_new_tokens)
-        for it, toks in zip(chunk, g["tokens"]):
-            text = tokenizer.decode(toks, skip_special_tokens=False)
-            preds.append(text); answers.append(parse(text)); golds.append(parse(it["answer"]))
-            correct.append(float(answers[-1] == golds[-1]))
+        yield chunk, {k: v.to(dev) for k, v in collate_examples(chunk, model.ids, curriculum.prefix_per_frame, with_target=False).items()}
+
+@torch.no_grad()
+def evaluate(model: Coconut, records: list[dict], feats: list, tokenizer, curriculum: CurriculumConfig, stage: int,
+             batch_size: int = 32, max_new_tokens: int = 64, parse=parse_answer, system: str | None = None) -> Evaluation:
+    """Accuracy (`parse`d answers equal), tokens per answer and the `predictions.jsonl` rows of `system` (default: the mode)
+    on `records` at `stage` of `curriculum` (the questions laid out as that stage trains them), per item and with intervals."""
+    from storylab.metrics import bootstrap_ci
+    texts, lang, total = [], [], []
+    for chunk, batch in _prompt_batches(model, records, feats, tokenizer, curriculum, stage, batch_size):
+        for it, toks in zip(chunk, model.generate(batch, max_new_tokens)["tokens"]):
+            texts.append(tokenizer.decode(toks, skip_special_tokens=False))
             lang.append(len(toks)); total.append(len(toks) + it["n_latent"])
-        if len(thoughts) < keep_thoughts: thoughts.extend(g["thoughts"].float().cpu()[: keep_thoughts - len(thoughts)])
-    return dict(accuracy=float(np.mean(correct)), lang_tokens=float(np.mean(lang)), tokens=float(np.mean(total)),
-                correct=correct, lang_token_counts=lang, token_counts=total, predictions=preds, answers=answers,
-                golds=golds, thoughts=thoughts)
+    system = system or model.mode
+    rows = prediction_rows(records, system, texts, mode=system, parse=parse, tokens=total, lang_tokens=lang)
+    per_item = {"accuracy": [float(r["answer"] == r["gold"]) for r in rows], "tokens": total, "lang_tokens": lang}
+    return Evaluation({k: float(np.mean(v)) for k, v in per_item.items()}, rows, per_item, {k: bootstrap_ci(v) for k, v in per_item.items()})
+
+# %% ../nbs/15_coconut.ipynb #41817649
+@torch.no_grad()
+def latent_thoughts(model: Coconut, records: list[dict], feats: list, tokenizer, curriculum: CurriculumConfig, stage: int,
+                    n: int = 8, batch_size: int = 32) -> list[torch.Tensor]:
+    "The continuous thoughts [k, d] of the first `n` questions at `stage`, batched as `evaluate` batches them."
+    out = []
+    for chunk, batch in _prompt_batches(model, records, feats, tokenizer, curriculum, stage, batch_size):
+        th = model.decode_start(batch)[1]["thoughts"]
+        th = torch.stack(th, 1) if th else torch.zeros(len(chunk), 0, model.n_embd)
+        out.extend(th.float().cpu()[: n - len(out)])
+        if len(out) >= n: break
+    return out
 
 # %% ../nbs/15_coconut.ipynb #c37f3137
 @torch.no_grad()
@@ -289,26 +318,11 @@ def mode_pairs(modes) -> list[tuple[str, str]]:
     "The pairs of `MODE_PAIRS` whose two modes are both among `modes`, as (a, b) for a − b."
     return [(a, b) for a, b in MODE_PAIRS if a in modes and b in modes]
 
-def prediction_rows(records: list[dict], system: str, predictions: list[str], mode: str | None = None, parse=parse_answer,
-                    **per_item) -> list[dict]:
-    "`predictions.jsonl` rows of one system: id, mode, system, references, prediction, parsed answer and gold, `per_item` lists."
-    if len(predictions) != len(records): raise ValueError(f"{system}: {len(predictions)} predictions for {len(records)} questions")
-    for k, v in per_item.items():
-        if len(v) != len(records): raise ValueError(f"{system}: field {k!r} has {len(v)} values for {len(records)} questions")
-    rows = []
-    for n, (qid, q, pred) in enumerate(zip(question_ids(records), records, predictions)):
-        gold = answer_text(q)
-        rows.append({"id": qid, "mode": mode, "system": system, "references": [gold], "prediction": pred,
-                     "answer": parse(pred), "gold": parse(gold), **{k: v[n] for k, v in per_item.items()}})
-    return rows
-
 def mode_metrics(results: dict, stage_logs: dict) -> tuple[dict, dict]:
-    "(`accuracy_`, `tokens_`, `lang_tokens_<mode>` and `accuracy_<mode>_stage<s>`, their bootstrap intervals) from `evaluate` results."
-    from storylab.metrics import bootstrap_ci
+    "(`accuracy_`, `tokens_`, `lang_tokens_<mode>` and `accuracy_<mode>_stage<s>`, their intervals) from each mode's `Evaluation`."
     metrics, ci = {}, {}
     for m, r in results.items():
-        for k, items in (("accuracy", "correct"), ("tokens", "token_counts"), ("lang_tokens", "lang_token_counts")):
-            metrics[f"{k}_{m}"], ci[f"{k}_{m}"] = r[k], bootstrap_ci(r[items])
+        for k in ("accuracy", "tokens", "lang_tokens"): metrics[f"{k}_{m}"], ci[f"{k}_{m}"] = r.metrics[k], r.ci[k]
     metrics.update({f"accuracy_{m}_stage{s['stage']}": s["accuracy"] for m, st in stage_logs.items() for s in st if "accuracy" in s})
     return metrics, ci
 
@@ -331,37 +345,56 @@ class ScalarLogger(Callback):
     def after_batch(self, trainer, logs): self.step += 1; self.log(logs, "batch")
     def after_epoch(self, trainer, logs): self.log(logs, "epoch")
 
-# %% ../nbs/15_coconut.ipynb #87b06250
-def build_model(tokenizer, feat_dim: int, mode: str, lm=None, prefix_per_frame: int = 1) -> Coconut:
-    "Add the latent tokens to `tokenizer`, resize `lm`'s embeddings and wrap it in `Coconut`."
+# %% ../nbs/15_coconut.ipynb #88247ff0
+@dataclass
+class CoconutConfig:
+    """What shapes a Coconut model: the GPT-2's config (a dict; `vocab_size`: the tokenizer's before the latent tokens), the
+    vocabulary with them, their ids, the image features' size (0: text only), the mode and the LM vectors per frame."""
+    lm: dict = field(default_factory=lambda: dict(vocab_size=16, n_layer=1, n_embd=16, n_head=1, n_positions=64))
+    vocab_size: int = 19
+    ids: dict = field(default_factory=lambda: dict(start=16, end=17, latent=18, eos=0, pad=0))
+    feat_dim: int = 0
+    mode: str = "coconut"
+    prefix_per_frame: int = 1
+
+Config = CoconutConfig
+
+def config_for(tokenizer, feat_dim: int, mode: str, lm: dict, prefix_per_frame: int = 1) -> CoconutConfig:
+    "Add the latent tokens to `tokenizer`; the config of a model reading it (`lm`'s `vocab_size` defaults to the tokenizer's before)."
+    lm = {"vocab_size": len(tokenizer), **lm}
     ids = add_latent_tokens(tokenizer)
-    lm.resize_token_embeddings(len(tokenizer))
-    lm.config.pad_token_id = ids["pad"]
-    return Coconut(lm, feat_dim, ids, mode, prefix_per_frame)
+    return CoconutConfig(lm, len(tokenizer), ids, feat_dim, mode, prefix_per_frame)
 
-def save_model(path, model: Coconut, tokenizer, config: dict) -> Path:
-    "Save weights + LM config (and the tokenizer in `tokenizer/` beside `path`)."
-    path = Path(path); tokenizer.save_pretrained(str(path.parent / "tokenizer"))
-    state = {"model": model.state_dict(), "lm_config": model.lm.config.to_dict(), "ids": model.ids,
-             "feat_dim": model.proj.in_features if model.proj is not None else 0}
-    return save_checkpoint(path, state, config)
+# %% ../nbs/15_coconut.ipynb #35dd90f9
+def wrap_lm(lm, cfg: CoconutConfig) -> Coconut:
+    "Grow `lm`'s embeddings to `cfg.vocab_size` (the latent tokens) and wrap it in `Coconut`: `build`'s last step, or a pre-trained GPT-2's."
+    lm.resize_token_embeddings(cfg.vocab_size)
+    lm.config.pad_token_id = cfg.ids["pad"]
+    return Coconut(lm, cfg.feat_dim, cfg.ids, cfg.mode, cfg.prefix_per_frame)
 
-def load_model(path) -> tuple[Coconut, object, dict]:
-    "(model, tokenizer, config) from a `save_model` file."
-    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
-    ck = load_checkpoint(path); st, cfg = ck["state"], ck["config"]
-    tok = AutoTokenizer.from_pretrained(str(Path(path).parent / "tokenizer"))
-    lm = GPT2LMHeadModel(GPT2Config.from_dict(st["lm_config"]))
-    model = Coconut(lm, st["feat_dim"], st["ids"], cfg["mode"], cfg.get("prefix_per_frame", 1))
-    model.load_state_dict(st["model"]); return model.eval(), tok, cfg
+def build(cfg: CoconutConfig) -> Coconut:
+    "A fresh model of `cfg`: a random GPT-2 of `cfg.lm`, grown to the latent tokens and wrapped (`wrap_lm`)."
+    from transformers import GPT2Config, GPT2LMHeadModel
+    return wrap_lm(GPT2LMHeadModel(GPT2Config.from_dict(cfg.lm)), cfg)
 
-def evaluate_checkpoint(path, **kw) -> dict:
-    "Accuracy and tokens of a saved model on its held-out questions (data settings from its config, or `kw`)."
-    model, tok, cfg = load_model(path); cfg = {**cfg, **kw}
-    _, test = load_question_splits(cfg.get("source", "storyworld"), cfg.get("n_stories", 400), cfg.get("data_seed", 0),
-                                   path=cfg.get("json_path"), test_path=cfg.get("json_test_path"))
-    feats = frame_features(test, cfg.get("encoder", "storyclip"), cfg.get("encoder_preset", "cpu"))
-    curriculum = CurriculumConfig(mode=cfg["mode"], c_thought=cfg["c_thought"], max_latent_stage=cfg["max_latent_stage"],
-                                  prefix_per_frame=cfg.get("prefix_per_frame", 1))
-    r = evaluate(model, test, feats, tok, curriculum, cfg["max_latent_stage"], max_new_tokens=cfg.get("max_new_tokens", 64))
-    return {k: r[k] for k in ("accuracy", "tokens", "lang_tokens")} | {"n_test": len(test)}
+# %% ../nbs/15_coconut.ipynb #3c547370
+def save(path, model: Coconut, cfg: CoconutConfig, tokenizer=None, **extra) -> Path:
+    "Save the model, its config, its tokenizer and `extra` (the `curriculum`, the `data` settings) in one checkpoint file."
+    return save_system(path, model, cfg, tokenizer, **extra)
+
+def load(path, expect: CoconutConfig | None = None) -> Loaded:
+    "(model, cfg, tokenizer, extra) of a `save` checkpoint, the model rebuilt by `build`; `expect`: refuse another config."
+    return load_system(path, CoconutConfig, build, expect)
+
+# %% ../nbs/15_coconut.ipynb #7cd7b53c
+def evaluate_checkpoint(path, split: str = "test", **overrides) -> dict:
+    "Accuracy and tokens of a saved model on its questions of `split` (data settings saved with it, or `overrides`)."
+    if split not in ("train", "test"): raise ValueError(f"split must be one of train, test; got {split!r}")
+    model, _, tok, extra = load(path)
+    d = {"max_new_tokens": extra.get("max_new_tokens", 64), **extra["data"], **overrides}
+    records = load_question_splits(d["source"], d["n_stories"], d["data_seed"], path=d.get("json_path"),
+                                   test_path=d.get("json_test_path"), data_id=d.get("data_id", AOKVQA_HUB_ID))[split == "test"]
+    feats = frame_features(records, d["encoder"], d["encoder_preset"])
+    curriculum = CurriculumConfig(**extra["curriculum"])
+    ev = evaluate(model, records, feats, tok, curriculum, curriculum.max_latent_stage, batch_size=64, max_new_tokens=d["max_new_tokens"])
+    return {**ev.metrics, f"n_{split}": len(records)}

@@ -246,16 +246,19 @@ def answer_checks(p: dict, text: str) -> dict:
 
 def build_prosqa_model(mode: str, train: list[dict], lm: str = "small", n_layer: int = 2, n_embd: int = 128,
                        vocab_size: int = 500, seed: int = 0):
-    "(Coconut model of ProsQA `mode`, tokenizer): a hub/folder GPT-2 with its tokenizer, or a small GPT-2 and a BPE of `train`."
+    "(Coconut model of ProsQA `mode`, its config, tokenizer): a hub/folder GPT-2 with its tokenizer, or a small GPT-2 and a BPE of `train`."
     import torch
     from storylab import backbones as bb, coconut as cc
     torch.manual_seed(seed)
-    if lm != "small": tok, net = bb.load_tokenizer(lm), bb.load_gpt2(lm)
-    else:
-        tok = bb.train_bpe_tokenizer([q["question"] + " " + cc.target_text(q["steps"], q["answer"]) for q in train],
-                                     vocab_size=vocab_size, name="prosqa")
-        net = bb.small_gpt2(len(tok), n_layer=n_layer, n_embd=n_embd, n_head=max(1, n_embd // 32), n_positions=512)
-    return cc.build_model(tok, 0, PROSQA_MODES[mode], net), tok
+    if lm != "small":   # pre-trained: loaded, then grown to the latent tokens as `coconut.build` grows a fresh one
+        tok, net = bb.load_tokenizer(lm), bb.load_gpt2(lm)
+        cfg = cc.config_for(tok, 0, PROSQA_MODES[mode], net.config.to_diff_dict())
+        return cc.wrap_lm(net, cfg), cfg, tok
+    tok = bb.train_bpe_tokenizer([q["question"] + " " + cc.target_text(q["steps"], q["answer"]) for q in train],
+                                 vocab_size=vocab_size, name="prosqa")
+    lm_cfg = dict(n_layer=n_layer, n_embd=n_embd, n_head=max(1, n_embd // 32), n_positions=512)
+    cfg = cc.config_for(tok, 0, PROSQA_MODES[mode], lm_cfg)
+    return cc.build(cfg), cfg, tok
 
 # %% ../nbs/16_prosqa.ipynb #28ec623e
 def load_splits(source: str = "generated", n_train: int = 1000, n_test: int = 200, seed: int = 0,

@@ -71,6 +71,7 @@ def test_saved_model_reevaluates_to_the_same_numbers(in_smoke_home):
     again = json.loads(res.stdout[res.stdout.index("{"):])
     assert again["accuracy"] == pytest.approx(m["accuracy_coconut"]) and again["n_test"] == m["n_test"]
     assert again["tokens"] == pytest.approx(m["tokens_coconut"])
+    assert not (_run(in_smoke_home, "smoke") / "tokenizer").exists()   # the tokenizer is inside the checkpoint
 
 
 def test_resume_mid_curriculum_ends_exactly_where_an_unbroken_run_ends(home, smoke_home):

@@ -29,20 +29,20 @@ def mlp_case():
 
 def ae_gru_case():
     "The AE-GRU story model (smoke-sized) on StoryWorld K+1 windows, with its stage-2 loss."
-    from storylab.ae_gru import StorySamples, WordVocab, build_model, max_caption_tokens, story_loss
+    from storylab.ae_gru import Config, build, story_loss
+    from storylab.ae_gru_data import StorySamples, WordVocab, max_caption_tokens
     from storylab.data import kplus1, load_stories
     windows = kplus1(load_stories("storyworld", "train", n_stories=40, seed=0), 4, 64)
     caps = [c for w in windows for c in w["context_captions"] + [w["target_caption"]]]
     vocab, max_len = WordVocab.build(caps), max_caption_tokens(caps, 64)
     torch.manual_seed(0)
-    model = build_model(dict(image_size=64, latent_dim=384, ae_widths=[16, 32, 64], vocab_size=len(vocab), dim=96, emb=32))
+    model = build(Config(image_size=64, latent_dim=384, ae_widths=[16, 32, 64], vocab_size=len(vocab), dim=96, emb=32))
     return "AE-GRU story model (stage 2)", model, StorySamples(windows, vocab, max_len), story_loss, 32, None
 
 
 def coconut_case():
     "Coconut's GPT-2 with image prefix and two continuous thoughts per question (stage 2 of the curriculum)."
-    from storylab.backbones import small_gpt2
-    from storylab.coconut import build_model, collate_examples, coconut_loss, encode_example
+    from storylab.coconut import build, config_for, collate_examples, coconut_loss, encode_example
     from storylab.storyworld import load_storyworld
     from storylab.views import questions
     from transformers import PreTrainedTokenizerFast
@@ -52,7 +52,8 @@ def coconut_case():
     tok = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.WordLevel({w: i for i, w in enumerate(["[UNK]", *words])}, unk_token="[UNK]")))
     tok.backend_tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     torch.manual_seed(0)
-    model = build_model(tok, 384, "coconut", lm=small_gpt2(len(tok) + 8, n_layer=2, n_embd=128, n_positions=256))
+    cfg = config_for(tok, 384, "coconut", dict(vocab_size=len(tok) + 8, n_layer=2, n_embd=128, n_head=4, n_positions=256))
+    model = build(cfg)
     items = [encode_example(q, torch.randn(len(q["images"]), 384), tok, model.ids, "coconut", 2, 1, 3) for q in qs]
     return "Coconut LM, 2 thoughts (stage 2)", model, items, coconut_loss, 32, lambda b: collate_examples(b, model.ids)
 

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
+from fastcore.basics import patch
 
 from .decoding import decode, last_token_step
 from .ae_gru_data import WordVocab, StorySamples, iter_batches, window_ids
@@ -54,6 +55,7 @@ class ConvAutoencoder(nn.Module):
 
     def forward(self, x): return self.decode(self.encode(x))
 
+# %% ../nbs/11_ae_gru.ipynb #ea37beae
 def ae_loss(ae, frames):
     "Stage 1: L1 between frames and their reconstructions."
     return F.l1_loss(ae(frames), frames)
@@ -110,22 +112,6 @@ class StoryModel(nn.Module):
         self.dec_gru = nn.GRU(emb + dim, dim, batch_first=True)
         self.out = nn.Linear(2 * dim, vocab_size)
 
-    def context(self, images, ids, z=None):
-        """Context frames (B×K×3×H×W) and caption ids (B×K×L) → story state (B×dim), word memory, its mask, latents.
-        `z`: the frames' latents when already known (cached from a frozen autoencoder); else they are encoded here."""
-        B, K, L = ids.shape
-        if z is None:
-            with torch.set_grad_enabled(torch.is_grad_enabled() and not self.ae_frozen):  # frozen: no graph to keep
-                z = self.ae.encode(images)                                 # B×K×latent
-        states, text = self.text(ids.reshape(B * K, L))                   # (BK)×L×dim, (BK)×dim
-        pad = ids.reshape(B * K, L) == WordVocab.pad
-        pad[pad.all(1), 0] = False                                       # an empty caption: attend to its one pad step
-        img = self.image_proj(z).reshape(B * K, 1, self.dim)
-        attended, _ = self.cross(img, states, states, key_padding_mask=pad, need_weights=False)
-        steps = self.fuse(torch.cat([img[:, 0], text, attended[:, 0]], -1)).reshape(B, K, self.dim)
-        _, h = self.story(steps)
-        return h[0], states.reshape(B, K * L, self.dim), pad.reshape(B, K * L), z
-
     def freeze_autoencoder(self, frozen: bool = True):
         "Keep the stage-1 autoencoder fixed in stage 2 (weights and batch-norm statistics)."
         self.ae_frozen = frozen
@@ -137,67 +123,102 @@ class StoryModel(nn.Module):
         if self.ae_frozen: self.ae.eval()
         return self
 
-    def predict_latent(self, h, z_context):
-        "The next frame's latent: the last context latent plus the predicted change."
-        # h is detached: the caption decoder already makes it say who acts next; pixel errors should not pull it around
-        return z_context[:, -1] + self.transition(h.detach(), z_context)
+# %% ../nbs/11_ae_gru.ipynb #4f89b06a
+@patch
+def context(self: StoryModel, images, ids, z=None):
+    """Context frames (B×K×3×H×W) and caption ids (B×K×L) → story state (B×dim), word memory, its mask, latents.
+    `z`: the frames' latents when already known (cached from a frozen autoencoder); else they are encoded here."""
+    B, K, L = ids.shape
+    if z is None:
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.ae_frozen):  # frozen: no graph to keep
+            z = self.ae.encode(images)                                 # B×K×latent
+    states, text = self.text(ids.reshape(B * K, L))                   # (BK)×L×dim, (BK)×dim
+    pad = ids.reshape(B * K, L) == WordVocab.pad
+    pad[pad.all(1), 0] = False                                       # an empty caption: attend to its one pad step
+    img = self.image_proj(z).reshape(B * K, 1, self.dim)
+    attended, _ = self.cross(img, states, states, key_padding_mask=pad, need_weights=False)
+    steps = self.fuse(torch.cat([img[:, 0], text, attended[:, 0]], -1)).reshape(B, K, self.dim)
+    _, h = self.story(steps)
+    return h[0], states.reshape(B, K * L, self.dim), pad.reshape(B, K * L), z
 
-    def render(self, z_next, z_context, last_frame, mode: str | None = None, old=None):
-        "Pixels of the next frame from its predicted latent, drawn the `render` way (see above); `old`: decode(z_K) if known."
-        mode = mode or self.render_mode
-        new = self.ae.decode(z_next)
-        if mode == "decode": return new
-        if old is None: old = self.ae.decode(z_context[:, -1])
-        if mode == "residual": return (last_frame + new - old).clamp(0, 1)
-        mask = (((new - old).abs().mean(-3, keepdim=True) - self.threshold) / self.threshold).clamp(0, 1)
-        return (1 - mask) * last_frame + mask * new
+# %% ../nbs/11_ae_gru.ipynb #559be64d
+@patch
+def predict_latent(self: StoryModel, h, z_context):
+    "The next frame's latent: the last context latent plus the predicted change."
+    # h is detached: the caption decoder already makes it say who acts next; pixel errors should not pull it around
+    return z_context[:, -1] + self.transition(h.detach(), z_context)
 
-    def decode_step(self, tokens, hidden, h, memory, mask):
-        "One or more caption decoder steps: GRU over [word; story state], then attention over the context words."
-        x = torch.cat([self.embedding(tokens), h[:, None].expand(-1, tokens.shape[1], -1)], -1)
-        o, hidden = self.dec_gru(x, hidden)
-        scores = (o @ memory.transpose(1, 2)) / math.sqrt(self.dim)
-        ctx = scores.masked_fill(mask[:, None], float("-inf")).softmax(-1) @ memory
-        return self.out(torch.cat([o, ctx], -1)), hidden
+# %% ../nbs/11_ae_gru.ipynb #dc26b095
+@patch
+def render(self: StoryModel, z_next, z_context, last_frame, mode: str | None = None, old=None):
+    "Pixels of the next frame from its predicted latent, drawn the `render` way (see above); `old`: decode(z_K) if known."
+    mode = mode or self.render_mode
+    new = self.ae.decode(z_next)
+    if mode == "decode": return new
+    if old is None: old = self.ae.decode(z_context[:, -1])
+    if mode == "residual": return (last_frame + new - old).clamp(0, 1)
+    mask = (((new - old).abs().mean(-3, keepdim=True) - self.threshold) / self.threshold).clamp(0, 1)
+    return (1 - mask) * last_frame + mask * new
 
-    def forward(self, context_images, context_ids, target_ids, context_latents=None, last_drawn=None):
-        """Teacher forcing: (next-frame latent, next frame, caption logits for target_ids[:, 1:]). `context_latents`
-        and `last_drawn` (decode of the last one): cached from a frozen autoencoder, else computed here."""
-        h, memory, mask, z = self.context(context_images, context_ids, context_latents)
-        z_next = self.predict_latent(h, z)
-        hidden = torch.tanh(self.dec_init(h))[None]
-        logits, _ = self.decode_step(target_ids[:, :-1], hidden, h, memory, mask)
-        return z_next, self.render(z_next, z, context_images[:, -1], old=last_drawn), logits
+# %% ../nbs/11_ae_gru.ipynb #935cfbab
+@patch
+def decode_step(self: StoryModel, tokens, hidden, h, memory, mask):
+    "One or more caption decoder steps: GRU over [word; story state], then attention over the context words."
+    x = torch.cat([self.embedding(tokens), h[:, None].expand(-1, tokens.shape[1], -1)], -1)
+    o, hidden = self.dec_gru(x, hidden)
+    scores = (o @ memory.transpose(1, 2)) / math.sqrt(self.dim)
+    ctx = scores.masked_fill(mask[:, None], float("-inf")).softmax(-1) @ memory
+    return self.out(torch.cat([o, ctx], -1)), hidden
 
-    # the decoding contract (chapter 05b): `inputs` is (context_images, context_ids)
-    def _decoder_start(self, h, memory, mask):
-        bos = torch.full((h.shape[0],), WordVocab.bos, dtype=torch.long, device=h.device)
-        return self.decode_next(bos, dict(hidden=torch.tanh(self.dec_init(h)), h=h, memory=memory, mask=mask))
+# %% ../nbs/11_ae_gru.ipynb #919d6eca
+@patch
+def forward(self: StoryModel, context_images, context_ids, target_ids, context_latents=None, last_drawn=None):
+    """Teacher forcing: (next-frame latent, next frame, caption logits for target_ids[:, 1:]). `context_latents`
+    and `last_drawn` (decode of the last one): cached from a frozen autoencoder, else computed here."""
+    h, memory, mask, z = self.context(context_images, context_ids, context_latents)
+    z_next = self.predict_latent(h, z)
+    hidden = torch.tanh(self.dec_init(h))[None]
+    logits, _ = self.decode_step(target_ids[:, :-1], hidden, h, memory, mask)
+    return z_next, self.render(z_next, z, context_images[:, -1], old=last_drawn), logits
 
-    def decode_start(self, inputs):
-        "Encode the context, feed <bos>: the first word's scores and the state (GRU hidden B×dim, story state, memory)."
-        h, memory, mask, _ = self.context(*inputs)
-        return self._decoder_start(h, memory, mask)
+# %% ../nbs/11_ae_gru.ipynb #2d0a5faf
+# the decoding contract (chapter 05b): `inputs` is (context_images, context_ids)
+@patch
+def _decoder_start(self: StoryModel, h, memory, mask):
+    bos = torch.full((h.shape[0],), WordVocab.bos, dtype=torch.long, device=h.device)
+    return self.decode_next(bos, dict(hidden=torch.tanh(self.dec_init(h)), h=h, memory=memory, mask=mask))
 
-    def decode_next(self, tokens, state: dict):
-        "One cached step: the scores after `tokens` (B) and the new state."
-        logits, hidden = self.decode_step(tokens[:, None], state["hidden"][None].contiguous(), state["h"], state["memory"], state["mask"])
-        return logits[:, -1], {**state, "hidden": hidden[0]}
+@patch
+def decode_start(self: StoryModel, inputs):
+    "Encode the context, feed <bos>: the first word's scores and the state (GRU hidden B×dim, story state, memory)."
+    h, memory, mask, _ = self.context(*inputs)
+    return self._decoder_start(h, memory, mask)
 
-    def decode_naive(self, inputs, tokens):
-        "The next word's scores recomputed from the context and <bos> + all `tokens` (None: none yet)."
-        h, memory, mask, _ = self.context(*inputs)
-        seq = torch.full((h.shape[0], 1), WordVocab.bos, dtype=torch.long, device=h.device)
-        if tokens is not None: seq = torch.cat([seq, tokens], 1)
-        return self.decode_step(seq, torch.tanh(self.dec_init(h))[None], h, memory, mask)[0][:, -1]
+@patch
+def decode_next(self: StoryModel, tokens, state: dict):
+    "One cached step: the scores after `tokens` (B) and the new state."
+    logits, hidden = self.decode_step(tokens[:, None], state["hidden"][None].contiguous(), state["h"], state["memory"], state["mask"])
+    return logits[:, -1], {**state, "hidden": hidden[0]}
 
-    @torch.no_grad()
-    def generate(self, context_images, context_ids, max_len: int = 48, render: str | None = None, method: str = "greedy", **kw):
-        "Free running: the next frame and caption ids B×≤max_len (`storylab.decoding.decode`; <eos> repeated after the end)."
-        h, memory, mask, z = self.context(context_images, context_ids)
-        ids = decode(last_token_step(self.decode_next), *self._decoder_start(h, memory, mask), max_len, WordVocab.eos, method, **kw)
-        return self.render(self.predict_latent(h, z), z, context_images[:, -1], render), ids
+# %% ../nbs/11_ae_gru.ipynb #94e2ea0f
+@patch
+def decode_naive(self: StoryModel, inputs, tokens):
+    "The next word's scores recomputed from the context and <bos> + all `tokens` (None: none yet)."
+    h, memory, mask, _ = self.context(*inputs)
+    seq = torch.full((h.shape[0], 1), WordVocab.bos, dtype=torch.long, device=h.device)
+    if tokens is not None: seq = torch.cat([seq, tokens], 1)
+    return self.decode_step(seq, torch.tanh(self.dec_init(h))[None], h, memory, mask)[0][:, -1]
 
+# %% ../nbs/11_ae_gru.ipynb #6214e745
+@patch
+@torch.no_grad()
+def generate(self: StoryModel, context_images, context_ids, max_len: int = 48, render: str | None = None, method: str = "greedy", **kw):
+    "Free running: the next frame and caption ids B×≤max_len (`storylab.decoding.decode`; <eos> repeated after the end)."
+    h, memory, mask, z = self.context(context_images, context_ids)
+    ids = decode(last_token_step(self.decode_next), *self._decoder_start(h, memory, mask), max_len, WordVocab.eos, method, **kw)
+    return self.render(self.predict_latent(h, z), z, context_images[:, -1], render), ids
+
+# %% ../nbs/11_ae_gru.ipynb #be3cfcea
 def story_loss(model, batch, image_weight: float = 1.0, latent_weight: float = 1.0):
     """Stage 2: caption cross-entropy (padding ignored) + next-frame L1 + latent MSE against the encoded true frame.
     A batch from `StorySamples.cache_latents` brings its latents: the frozen encoder does not run again."""
@@ -234,6 +255,7 @@ class AEGRUConfig:
 
 Config = AEGRUConfig
 
+# %% ../nbs/11_ae_gru.ipynb #7aa25fb8
 def build(cfg: AEGRUConfig) -> StoryModel:
     "A fresh `StoryModel` from `cfg`: its autoencoder is made first, then the story model around it."
     ae = ConvAutoencoder(cfg.image_size, cfg.latent_dim, tuple(cfg.ae_widths))
@@ -245,6 +267,7 @@ def save(path, model: StoryModel, cfg: AEGRUConfig, tokenizer: WordVocab | None 
     "One checkpoint file: the weights, `cfg`, the vocabulary and `extra` (`data=`: the settings of the test split)."
     return save_system(path, model, cfg, tokenizer, **extra)
 
+# %% ../nbs/11_ae_gru.ipynb #5f0da614
 def load(path, expect: AEGRUConfig | None = None) -> Loaded:
     "A `save`d model back (in eval mode) with its config, vocabulary and extras; with `expect`, refuse another config."
     return load_system(path, AEGRUConfig, build, expect)
@@ -260,6 +283,7 @@ def predict_all(model: StoryModel, data: StorySamples, batch_size: int = 64):
         frames.append(f.cpu()); captions += [data.vocab.decode(r) for r in ids.cpu()]
     return torch.cat(frames), captions
 
+# %% ../nbs/11_ae_gru.ipynb #9adedd44
 @torch.no_grad()
 def teacher_forced_accuracy(model: StoryModel, data: StorySamples, batch_size: int = 64) -> np.ndarray:
     "Per sample, the share of caption tokens (padding excluded) predicted right when fed the true previous tokens."
@@ -284,6 +308,7 @@ def caption_results(refs: list[str], hyps: list[str], ids: list | None = None, j
     return ({"caption_exact_match": exact.mean(), "caption_bleu4": sc["BLEU-4"], "caption_cider": sc["CIDEr"]},
             {"caption_exact_match": exact, "caption_cider": cider})
 
+# %% ../nbs/11_ae_gru.ipynb #5c74e649
 def score(frames, captions: list[str], data: StorySamples, system: str = "model", java: bool | None = None) -> Evaluation:
     """One system's next frames (N×3×H×W) and captions against `data`'s targets: mean scores, per-window scores with
     their 95% bootstrap intervals, and one `predictions.jsonl` row per window (`id`, `references`, `prediction`, `system`).

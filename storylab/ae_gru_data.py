@@ -105,6 +105,7 @@ def max_caption_tokens(captions, cap: int = 64) -> int:
     "The longest caption in tokens, at most `cap`: the padded length of caption ids."
     return min(cap, max(len(WordVocab.tokenize(c)) for c in captions))
 
+# %% ../nbs/11b_ae_gru_data.ipynb #9f525c1b
 def iter_batches(data: StorySamples, batch_size: int, device=None):
     "Consecutive batches of `data` as dicts of tensors (no shuffling; cached latents included), on `device`: for evaluation."
     for i in range(0, len(data), batch_size):
@@ -121,6 +122,7 @@ def copy_last(data: StorySamples):
     "Baseline: the last context frame and its caption."
     return data.context_images[:, -1], [s["context_captions"][-1] for s in data.samples]
 
+# %% ../nbs/11b_ae_gru_data.ipynb #1e314fa7
 def mean_frame(train_frames: torch.Tensor, data: StorySamples, train_captions: list[str]):
     "Baseline: the mean training frame, and the most common training caption."
     caption = Counter(train_captions).most_common(1)[0][0]

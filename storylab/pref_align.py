@@ -5,6 +5,7 @@ cross-attention; trained with NT-Xent and captioning (stage 1), then with DPO (s
 
 # %% ../nbs/14_pref_align.ipynb #ba48c0c9
 from __future__ import annotations
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -14,15 +15,16 @@ from torch import nn
 from torch.utils.data import default_collate
 from transformers import GPT2Config, GPT2LMHeadModel, GPT2Model
 
-from .core import load_checkpoint, save_checkpoint
-from .metrics import caption_report, preference_report
-from .pref_data import special_ids, encode_captions, decode_captions, tokenizer_state, tokenizer_from_state
+from .metrics import bootstrap_ci, caption_report, preference_report
+from .pref_data import special_ids, encode_captions, decode_captions
 from .pref_data import storyworld_records, frame_features
+from .system import Evaluation, Loaded, load_system, save_system
 
 # %% auto #0
-__all__ = ['PrefCaptioner', 'build_captioner', 'set_dropout', 'caption_items', 'preference_items', 'trim_collate', 'stage1_loss',
-           'dpo_loss', 'reference_logps', 'embed_all', 'generate_captions', 'sample_captions', 'preference_scores',
-           'save_captioner', 'load_captioner', 'predict', 'evaluate_checkpoint']
+__all__ = ['Config', 'PrefCaptioner', 'CaptionerConfig', 'build', 'build_pretrained', 'set_dropout', 'caption_items',
+           'preference_items', 'trim_collate', 'stage1_loss', 'dpo_loss', 'reference_logps', 'embed_all',
+           'generate_captions', 'sample_captions', 'preference_scores', 'save', 'load', 'load_reference',
+           'heldout_frames', 'evaluate', 'predict', 'evaluate_checkpoint']
 
 # %% ../nbs/14_pref_align.ipynb #cc2f5b5c
 class PrefCaptioner(nn.Module):
@@ -89,21 +91,48 @@ class PrefCaptioner(nn.Module):
                                     max_new_tokens=max_new_tokens, eos_token_id=eos, pad_token_id=eos, **sampling)
         return out[:, 1:]
 
+# %% ../nbs/14_pref_align.ipynb #84074256
+@dataclass
+class CaptionerConfig:
+    "Everything that shapes a `PrefCaptioner` (the defaults: a tiny one). A hub `lm` brings its own GPT-2 sizes."
+    vocab_size: int = 64          # token ids: the tokenizer's length
+    feat_dim: int = 16            # width of one frozen image feature vector
+    special: dict = field(default_factory=lambda: dict(bos=1, eos=2, pad=0))   # the tokenizer's BOS, EOS and PAD ids
+    lm: str = "small"             # small GPT-2s of the sizes below, or a hub GPT-2 (gpt2-medium) or a folder laid out like one
+    n_layer: int = 1
+    n_embd: int = 32
+    n_head: int = 2
+    max_len: int = 32             # caption tokens incl. BOS and EOS (the small GPT-2s' positions)
+    proj_dim: int = 16            # width of the NT-Xent projections
+    n_vision_tokens: int = 1      # cross-attention tokens per image feature vector
+    dropout: float = 0.1          # every dropout rate of the small GPT-2s
+    feat_tokens: int = 1          # feature vectors per image: 1 (a pooled embedding) or a map's cells (16 for StoryCLIP's 4×4)
+
+Config = CaptionerConfig
+
 # %% ../nbs/14_pref_align.ipynb #1679ba5b
-def build_captioner(vocab_size: int, feat_dim: int, special: dict, lm: str = "small", n_layer: int = 2, n_embd: int = 128,
-                    n_head: int = 4, max_len: int = 64, proj_dim: int = 128, n_vision_tokens: int = 4,
-                    dropout: float = 0.1, feat_tokens: int = 1) -> PrefCaptioner:
-    """A `PrefCaptioner`: small GPT-2 configs (`lm='small'`) or a hub GPT-2 (e.g. `lm='gpt2-medium'`) for both towers;
-    `feat_tokens` > 1: the image features are a map of that many `feat_dim` vectors (e.g. 16 for StoryCLIP's 4×4)."""
-    if lm == "small":
-        kw = dict(vocab_size=vocab_size, n_positions=max_len, n_embd=n_embd, n_layer=n_layer, n_head=n_head,
-                  resid_pdrop=dropout, embd_pdrop=dropout, attn_pdrop=dropout,
-                  bos_token_id=special["bos"], eos_token_id=special["eos"], pad_token_id=special["pad"])
-        text, dec = GPT2Model(GPT2Config(**kw)), GPT2LMHeadModel(GPT2Config(add_cross_attention=True, **kw))
-    else:
-        text = GPT2Model.from_pretrained(lm)
-        dec = GPT2LMHeadModel.from_pretrained(lm, add_cross_attention=True)  # the cross-attention blocks start new
-    return PrefCaptioner(text, dec, feat_dim, proj_dim, n_vision_tokens, special["bos"], special["pad"], feat_tokens)
+def _gpt2_configs(cfg: CaptionerConfig) -> tuple[GPT2Config, GPT2Config]:
+    "The GPT-2 configs of the text encoder and of the (cross-attending) decoder."
+    if cfg.lm != "small": return GPT2Config.from_pretrained(cfg.lm), GPT2Config.from_pretrained(cfg.lm, add_cross_attention=True)
+    kw = dict(vocab_size=cfg.vocab_size, n_positions=cfg.max_len, n_embd=cfg.n_embd, n_layer=cfg.n_layer, n_head=cfg.n_head,
+              resid_pdrop=cfg.dropout, embd_pdrop=cfg.dropout, attn_pdrop=cfg.dropout,
+              bos_token_id=cfg.special["bos"], eos_token_id=cfg.special["eos"], pad_token_id=cfg.special["pad"])
+    return GPT2Config(**kw), GPT2Config(add_cross_attention=True, **kw)
+
+def _captioner(cfg: CaptionerConfig, text_encoder: GPT2Model, decoder: GPT2LMHeadModel) -> PrefCaptioner:
+    return PrefCaptioner(text_encoder, decoder, cfg.feat_dim, cfg.proj_dim, cfg.n_vision_tokens, cfg.special["bos"],
+                         cfg.special["pad"], cfg.feat_tokens)
+
+def build(cfg: CaptionerConfig) -> PrefCaptioner:
+    """A fresh `PrefCaptioner` from `cfg`, every weight as initialised (a hub `lm` gives the sizes of its GPT-2, not
+    its weights: `build_pretrained`); `feat_tokens` > 1: the image features are a map of that many `feat_dim` vectors."""
+    text_cfg, dec_cfg = _gpt2_configs(cfg)
+    return _captioner(cfg, GPT2Model(text_cfg), GPT2LMHeadModel(dec_cfg))
+
+def build_pretrained(cfg: CaptionerConfig) -> PrefCaptioner:
+    "`build`, with both towers starting from the weights of the hub GPT-2 `cfg.lm` (the decoder's cross-attention starts new)."
+    if cfg.lm == "small": raise ValueError("lm='small' has no pretrained weights: use build(cfg)")
+    return _captioner(cfg, GPT2Model.from_pretrained(cfg.lm), GPT2LMHeadModel.from_pretrained(cfg.lm, add_cross_attention=True))
 
 def set_dropout(model: nn.Module, p: float) -> nn.Module:
     "Set every dropout rate to `p` (DPO runs without dropout so that policy = reference at its start)."
@@ -222,27 +251,45 @@ def preference_scores(model: PrefCaptioner, items: list[dict], batch_size: int =
     return {"chosen": torch.cat(pc).numpy(), "rejected": torch.cat(pr).numpy()}
 
 # %% ../nbs/14_pref_align.ipynb #4bb37a10
-def save_captioner(path, model: PrefCaptioner, tokenizer, config: dict, reference: PrefCaptioner | None = None, **extra) -> Path:
-    "Save policy (+ reference), tokenizer and config atomically; `config` = `build_captioner` kwargs + data settings."
-    state = {"model": model.state_dict(), "reference": reference.state_dict() if reference is not None else None,
-             "tokenizer": tokenizer_state(tokenizer), **extra}
-    return save_checkpoint(path, state, config)
+def save(path, model: PrefCaptioner, cfg: CaptionerConfig, tokenizer=None, **extra) -> Path:
+    "Save a captioner, its config and tokenizer in one checkpoint; `extra`: e.g. `reference=` (a state_dict) and `data=` settings."
+    return save_system(path, model, cfg, tokenizer, **extra)
 
-def _build_kwargs(config: dict) -> dict:
-    keys = ("vocab_size", "feat_dim", "special", "lm", "n_layer", "n_embd", "n_head", "max_len", "proj_dim", "n_vision_tokens")
-    missing = [k for k in keys if k not in config]
-    if missing: raise ValueError(f"checkpoint config lacks {missing}: was it saved by save_captioner?")
-    return {**{k: config[k] for k in keys}, "feat_tokens": config.get("feat_tokens", 1)}  # older checkpoints: one embedding
+def load(path, expect: CaptionerConfig | None = None) -> Loaded:
+    "A saved captioner (in eval mode), its config, tokenizer and extras; with `expect`, refuse one saved from another config."
+    return load_system(path, CaptionerConfig, build, expect)
 
-def load_captioner(path, device="cpu") -> tuple[PrefCaptioner, PrefCaptioner | None, object, dict]:
-    "(policy, reference or None, tokenizer, config) from a `save_captioner` checkpoint."
-    ck = load_checkpoint(path, map_location=device)
-    cfg, st = ck["config"], ck["state"]
-    model = build_captioner(**_build_kwargs(cfg)); model.load_state_dict(st["model"])
-    ref = None
-    if st.get("reference") is not None:
-        ref = build_captioner(**_build_kwargs(cfg)); ref.load_state_dict(st["reference"]); ref.to(device).eval()
-    return model.to(device).eval(), ref, tokenizer_from_state(st["tokenizer"]), cfg
+def load_reference(loaded: Loaded) -> PrefCaptioner | None:
+    "The frozen reference saved with a policy (`save(..., reference=state_dict)`), in eval mode; None when there is none."
+    if loaded.extra.get("reference") is None: return None
+    ref = build(loaded.cfg)
+    ref.load_state_dict(loaded.extra["reference"])
+    return ref.eval()
+
+# %% ../nbs/14_pref_align.ipynb #beb3dbcd
+_PER_ITEM = ("pref_acc", "reward_margin", "loglik_acc", "hallucination", "specificity", "CLIPScore", "CIDEr")
+
+def heldout_frames(records: dict, feats, emb, pairs: list[dict]) -> dict:
+    """What `evaluate` reads of the first `len(pairs)` frames of a split's `records`: their features, pooled embeddings
+    (`emb`, the joint space of CLIPScore), reference captions, attributes (None off StoryWorld), ids and preference pairs."""
+    n = len(pairs)
+    return dict(feats=feats[:n], emb=emb[:n], captions=records["captions"][:n], pairs=pairs, ids=[str(i) for i in records["ids"][:n]],
+                attributes=None if records["attributes"] is None else records["attributes"][:n])
+
+def evaluate(model: PrefCaptioner, tokenizer, heldout: dict, text_encoder, reference: PrefCaptioner | None = None,
+             beta: float = 0.1, bert_n: int | None = 300, max_new_tokens: int = 48, device="cpu") -> Evaluation:
+    """Greedy captions of `heldout_frames`, scored (`text_encoder` embeds them for CLIPScore), and the model's ranking of
+    their preference pairs: by likelihood, and with `reference` by implicit reward."""
+    caps = generate_captions(model, heldout["feats"], tokenizer, max_new_tokens=max_new_tokens, device=device)
+    summary, per = caption_report(caps, heldout["captions"], text_encoder.encode(caps), heldout["emb"], heldout["attributes"], bert_n)
+    ref = None if reference is None else preference_scores(reference, heldout["pairs"], device=device)
+    pref, pref_per = preference_report(preference_scores(model, heldout["pairs"], device=device), beta, ref)
+    per.update(pref_acc=pref_per.get("pref_correct"), reward_margin=pref_per.get("reward_margin"), loglik_acc=pref_per["loglik_correct"])
+    per = {k: np.asarray(per[k], dtype=float).tolist() for k in _PER_ITEM if per.get(k) is not None and len(per[k])}
+    rows = [{"id": i, "references": [r], "prediction": c if c.strip() else ".",
+             **{k: per[k][j] for k in ("hallucination", "specificity") if k in per}}
+            for j, (i, r, c) in enumerate(zip(heldout["ids"], heldout["captions"], caps))]
+    return Evaluation({**pref, **summary}, rows, per, {k: bootstrap_ci(v) for k, v in per.items()})
 
 # %% ../nbs/14_pref_align.ipynb #6c71c94b
 def _load_image(image_path, size: int) -> np.ndarray:
@@ -251,31 +298,33 @@ def _load_image(image_path, size: int) -> np.ndarray:
     if not p.exists(): raise FileNotFoundError(f"no image at {p}")
     return np.asarray(Image.open(p).convert("RGB").resize((size, size), Image.BILINEAR), dtype=np.uint8)
 
+def _data(loaded: Loaded) -> dict:
+    if "data" not in loaded.extra: raise ValueError("the checkpoint has no data settings: save it with save(..., data={...})")
+    return loaded.extra["data"]
+
 def predict(image_path, checkpoint) -> str:
     "Caption one image file with a saved captioner (greedy)."
-    model, _, tok, cfg = load_captioner(checkpoint)
-    feats = frame_features(_load_image(image_path, cfg["image_size"])[None], cfg["image_encoder"], cfg["encoder_preset"],
-                           kind=cfg.get("vision_features", "embedding"))
-    return generate_captions(model, feats, tok, max_new_tokens=cfg["max_len"] - 2)[0]
+    loaded = load(checkpoint)
+    data = _data(loaded)
+    feats = frame_features(_load_image(image_path, data["image_size"])[None], data["image_encoder"], data["encoder_preset"],
+                           kind=data.get("vision_features", "embedding"))
+    return generate_captions(loaded.model, feats, loaded.tokenizer, max_new_tokens=loaded.cfg.max_len - 2)[0]
 
 def evaluate_checkpoint(path, split: str = "test", n_stories: int | None = None, bert_n: int = 300, **kw) -> dict:
-    "Re-score a saved captioner on a held-out StoryWorld split: caption metrics and preference accuracy."
+    "Re-score a saved captioner (and its reference) on a held-out StoryWorld split: caption metrics and preference accuracy."
     from storylab.backbones import ImageEncoder
-    model, ref, tok, cfg = load_captioner(path)
-    if cfg.get("source", "storyworld") != "storyworld": raise ValueError("evaluate_checkpoint re-builds StoryWorld splits only")
-    rec = storyworld_records(split, n_stories or cfg["n_stories"], cfg["seed"], cfg["image_size"])
-    emb = frame_features(rec["images"], cfg["image_encoder"], cfg["encoder_preset"])   # the joint space, for CLIPScore
-    kind = cfg.get("vision_features", "embedding")
-    feats = emb if kind == "embedding" else frame_features(rec["images"], cfg["image_encoder"], cfg["encoder_preset"], kind=kind)
-    text_encoder = ImageEncoder(cfg["image_encoder"], preset=cfg["encoder_preset"], progress=False).text_encoder
-    pairs = preference_items(feats, encode_captions(tok, rec["chosen"], cfg["max_len"]), encode_captions(tok, rec["rejected"], cfg["max_len"]))
-    out, scores = {"n": len(feats)}, {}
-    for name, m in (("policy", model), ("reference", ref)):
+    loaded = load(path)
+    data, tok, max_len = _data(loaded), loaded.tokenizer, loaded.cfg.max_len
+    if data.get("source", "storyworld") != "storyworld": raise ValueError("evaluate_checkpoint re-builds StoryWorld splits only")
+    rec = storyworld_records(split, n_stories or data["n_stories"], data["seed"], data["image_size"])
+    emb = frame_features(rec["images"], data["image_encoder"], data["encoder_preset"])   # the joint space, for CLIPScore
+    kind = data.get("vision_features", "embedding")
+    feats = emb if kind == "embedding" else frame_features(rec["images"], data["image_encoder"], data["encoder_preset"], kind=kind)
+    text_encoder = ImageEncoder(data["image_encoder"], preset=data["encoder_preset"], progress=False).text_encoder
+    pairs = preference_items(feats, encode_captions(tok, rec["chosen"], max_len), encode_captions(tok, rec["rejected"], max_len))
+    held, ref, out = heldout_frames(rec, feats, emb, pairs), load_reference(loaded), {"n": len(feats)}
+    for name, m in (("policy", loaded.model), ("reference", ref)):
         if m is None: continue
-        caps = generate_captions(m, feats, tok, max_new_tokens=cfg["max_len"] - 2)
-        summ, _ = caption_report(caps, rec["captions"], text_encoder.encode(caps), emb, rec["attributes"], bert_n)
-        scores[name] = preference_scores(m, pairs)
-        out.update({f"{name}_{k}": v for k, v in summ.items()})
-    summ, _ = preference_report(scores["policy"], cfg["beta"], scores.get("reference"))
-    out.update({f"policy_{k}": v for k, v in summ.items()})
+        ev = evaluate(m, tok, held, text_encoder, ref if name == "policy" else None, data["beta"], bert_n, max_len - 2)
+        out.update({f"{name}_{k}": v for k, v in ev.metrics.items()})
     return out

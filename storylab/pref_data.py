@@ -12,8 +12,8 @@ import torch.nn.functional as F
 
 # %% auto #0
 __all__ = ['CC_HUB_ID', 'PAIRS_HUB_ID', 'storyworld_records', 'more_pairs', 'load_conceptual_captions', 'load_hub_pairs',
-           'onpolicy_pairs', 'special_ids', 'encode_captions', 'decode_captions', 'tokenizer_state',
-           'tokenizer_from_state', 'storyclip_feature_map', 'clip_patch_tokens', 'FeatureMapEncoder', 'frame_features']
+           'onpolicy_pairs', 'special_ids', 'encode_captions', 'decode_captions', 'storyclip_feature_map',
+           'clip_patch_tokens', 'FeatureMapEncoder', 'frame_features']
 
 # %% ../nbs/14b_pref_data.ipynb #8404b6dd
 CC_HUB_ID = "pixparse/cc3m-wds"                 # Conceptual Captions 3M with the images, as webdataset shards
@@ -115,17 +115,6 @@ def decode_captions(tokenizer, ids: torch.Tensor) -> list[str]:
         row = row[: row.index(eos)] if eos in row else row
         out.append(tokenizer.decode(row, skip_special_tokens=True).strip())
     return out
-
-def tokenizer_state(tokenizer) -> dict:
-    "A tokenizer as plain data: its `tokenizers` JSON and special tokens."
-    return {"json": tokenizer.backend_tokenizer.to_str(), "special": dict(tokenizer.special_tokens_map)}
-
-def tokenizer_from_state(st: dict):
-    "The `PreTrainedTokenizerFast` that `tokenizer_state` described."
-    from tokenizers import Tokenizer
-    from transformers import PreTrainedTokenizerFast
-    special = {k: v for k, v in st["special"].items() if isinstance(v, str)}
-    return PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(st["json"]), **special)
 
 # %% ../nbs/14b_pref_data.ipynb #58cf9a2f
 @torch.no_grad()

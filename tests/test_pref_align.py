@@ -127,8 +127,9 @@ def test_kill_in_dpo_and_resume_gives_the_same_weights(smoke_home, home):
     straight = smoke_home / "reports/runs/pref_align/smoke"
     for f in ("stage1.pt", "model.pt"):
         a, b = (load_checkpoint(d / f)["state"] for d in (straight, run))
-        for part in ("model", "reference") if f == "model.pt" else ("model",):
-            assert a[part].keys() == b[part].keys() and all(torch.equal(a[part][k], b[part][k]) for k in a[part]), (f, part)
+        for part in ("model", "reference") if f == "model.pt" else ("model",):   # the reference is saved as an extra
+            wa, wb = (s["model"] if part == "model" else s["extra"]["reference"] for s in (a, b))
+            assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa), (f, part)
 
 
 def test_dry_run_and_config_file(home, tmp_path):

@@ -75,9 +75,9 @@ def test_ae_gru_story_model():
 
 
 def test_pref_align_uses_transformers_generate():
-    from storylab.pref_align import build_captioner
-    model = _wide(build_captioner(40, 12, dict(bos=1, eos=2, pad=0), n_layer=1, n_embd=32, n_head=2, max_len=32,
-                                  proj_dim=8, n_vision_tokens=3), std=0.3)
+    from storylab.pref_align import Config, build
+    model = _wide(build(Config(vocab_size=40, feat_dim=12, special=dict(bos=1, eos=2, pad=0), n_layer=1, n_embd=32, n_head=2,
+                               max_len=32, proj_dim=8, n_vision_tokens=3)), std=0.3)
     feats = torch.randn(4, 12)
     greedy = model.generate(feats, 8, 2)
     same(greedy, model.generate(feats, 8, 2, cache=False))

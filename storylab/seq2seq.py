@@ -4,15 +4,19 @@
 
 # %% ../nbs/13_seq2seq.ipynb #263ec6b5
 from __future__ import annotations
+from dataclasses import dataclass
+from pathlib import Path
 import numpy as np
 import keras
 from keras import layers
+from .system import Evaluation, Loaded, load_system, save_system
 
 # %% auto #0
-__all__ = ['VOCAB', 'START', 'N_TOKENS', 'CHAR_ID', 'TASKS', 'arithmetic_expressions', 'split_expressions', 'expression_text',
-           'answer_text', 'encode_text', 'decode_text', 'operator_glyph', 'DigitRenderer', 'character_images',
-           'train_reader', 'read_characters', 'reader_digit_accuracy', 'build_seq2seq', 'teacher_inputs',
-           'greedy_decode', 'make_task', 'train_task', 'digit_accuracy', 'evaluate_task']
+__all__ = ['VOCAB', 'START', 'N_TOKENS', 'CHAR_ID', 'Config', 'TASKS', 'arithmetic_expressions', 'split_expressions',
+           'expression_text', 'answer_text', 'encode_text', 'decode_text', 'operator_glyph', 'DigitRenderer',
+           'character_images', 'train_reader', 'read_characters', 'reader_digit_accuracy', 'build_seq2seq',
+           'teacher_inputs', 'greedy_decode', 'Seq2SeqConfig', 'build', 'make_task', 'task_config', 'train_task',
+           'digit_images', 'digit_accuracy', 'evaluate', 'save', 'load', 'evaluate_checkpoint']
 
 # %% ../nbs/13_seq2seq.ipynb #8b12e45e
 VOCAB = " 0123456789+-"
@@ -98,14 +102,16 @@ def character_images(x: np.ndarray, y: np.ndarray, n_other: int | None = None, s
                          [CHAR_ID[" "]] * n_other]).astype(np.int64)
     return xs, ys
 
+_READER = dict(feature_dim=128, convs=2)   # the character reader's architecture: `digit_classifier`'s settings
+
 def train_reader(x: np.ndarray, y: np.ndarray, epochs: int = 15, seed: int = 0, augment: bool = True, backup=None,
                  epoch_delay: float = 0.0) -> keras.Model:
     """A character reader: the deeper `train_classifier` (two convolutions per block, 128 features, random rotations,
     shifts and zooms while training, batches of 64, a cosine learning-rate decay) on `character_images(x, y)`; it outputs
     probabilities over `VOCAB`. With `backup` (a folder), a killed training continues where it stopped (`fit_resumable`)."""
     from storylab.keras_gen import train_classifier
-    return train_classifier(*character_images(x, y, seed=seed), epochs=epochs, batch_size=64, feature_dim=128,
-                            convs=2, augment=augment, lr=2e-3, cosine=True, backup=backup, seed=seed, epoch_delay=epoch_delay)
+    return train_classifier(*character_images(x, y, seed=seed), epochs=epochs, batch_size=64, **_READER,
+                            augment=augment, lr=2e-3, cosine=True, backup=backup, seed=seed, epoch_delay=epoch_delay)
 
 def read_characters(reader: keras.Model, images: np.ndarray, batch_size: int = 2048) -> np.ndarray:
     "Character images `(n, len, h, w, c)` → the reader's probabilities over `VOCAB`, `(n, len, len(VOCAB))`."
@@ -161,6 +167,26 @@ def greedy_decode(model: keras.Model, source, out_len: int, batch_size: int = 10
     decode(step, scores(0), 0, out_len, eos_id=-1)   # answers have a fixed width: no end token
     return last["out"]
 
+# %% ../nbs/13_seq2seq.ipynb #a885f965
+@dataclass
+class Seq2SeqConfig:
+    "Every hyperparameter that shapes a seq2seq model; the defaults: a tiny model of 1-digit expressions."
+    in_len: int = 3                   # source characters, 2 * digits + 1
+    out_len: int = 2                  # answer characters, digits + 1
+    units: int = 16                   # LSTM width (even: the encoder is bidirectional)
+    depth: int = 1                    # LSTM layers in the encoder and in the decoder
+    image_out: bool = False           # a second head draws each answer character (text2image)
+    image_shape: tuple = (28, 28, 1)  # the drawn images' shape
+    attention: bool = True            # the decoder attends over the encoder's outputs
+    def __post_init__(self): self.image_shape = tuple(self.image_shape)   # a list after a trip through JSON
+
+Config = Seq2SeqConfig
+
+# %% ../nbs/13_seq2seq.ipynb #be27d6fa
+def build(cfg: Seq2SeqConfig) -> keras.Model:
+    "A fresh model of `cfg`, weights as initialised (`build_seq2seq`)."
+    return build_seq2seq(cfg.in_len, cfg.out_len, cfg.units, cfg.depth, cfg.image_out, cfg.image_shape, cfg.attention)
+
 # %% ../nbs/13_seq2seq.ipynb #3bd04a51
 TASKS = ("text2text", "image2text", "text2image")
 
@@ -199,13 +225,23 @@ def make_task(task: str, train_frac: float, digits: int = 2, seed: int = 0, digi
             d["img_train"] = render[part]([a[::-1] if reverse else a for a in ans])
     return d
 
-def train_task(data: dict, units: int = 128, depth: int = 1, epochs: int = 15, batch_size: int = 64,
-               lr: float = 3e-3, verbose=0, backup=None, seed: int = 0, epoch_delay: float = 0.0) -> tuple[keras.Model, dict]:
-    """Build and fit the task's model with `storylab.keras_gen.fit_resumable` (with `backup`, a folder, a killed
-    training continues after its last finished epoch, and a finished one is loaded, not trained again); returns (model, history)."""
+# %% ../nbs/13_seq2seq.ipynb #7c2140a2
+def task_config(data: dict, units: int = 128, depth: int = 1) -> Seq2SeqConfig:
+    "The config of a model for the arrays `data` (`make_task`): their lengths, and the drawing head of text2image."
+    shape = data["img_train"].shape[2:] if data["task"] == "text2image" else (28, 28, 1)
+    return Seq2SeqConfig(data["x_train"].shape[1], data["y_train"].shape[1], units, depth, data["task"] == "text2image", shape)
+
+# %% ../nbs/13_seq2seq.ipynb #7d19cc71
+def train_task(data: dict, cfg: Seq2SeqConfig, epochs: int = 15, batch_size: int = 64, lr: float = 3e-3, verbose=0,
+               backup=None, seed: int = 0, epoch_delay: float = 0.0) -> tuple[keras.Model, dict]:
+    """Build the model of `cfg` (`task_config(data, ...)`) and fit it with `storylab.keras_gen.fit_resumable` (with `backup`,
+    a folder, a killed training continues after its last finished epoch, and a finished one is loaded, not trained
+    again); returns (model, history)."""
     from storylab.keras_gen import fit_resumable
     task = data["task"]; y = data["y_train"]
-    model = build_seq2seq(data["x_train"].shape[1], y.shape[1], units, depth, image_out=task == "text2image")
+    if (cfg.in_len, cfg.out_len, cfg.image_out) != (data["x_train"].shape[1], y.shape[1], task == "text2image"):
+        raise ValueError(f"{cfg} does not fit the arrays of {task}: make it with task_config(data, units, depth)")
+    model = build(cfg)
     steps = epochs * -(-len(y) // batch_size)
     opt = keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(lr, steps, alpha=0.02))
     losses = {"chars": "sparse_categorical_crossentropy"}
@@ -213,32 +249,68 @@ def train_task(data: dict, units: int = 128, depth: int = 1, epochs: int = 15, b
     if task == "text2image": losses["images"] = "binary_crossentropy"; targets["images"] = data["img_train"]
     model.compile(opt, loss=losses, loss_weights={"chars": 1.0, "images": 10.0} if task == "text2image" else None)
     hist = fit_resumable(model, [data["x_train"], teacher_inputs(y)], targets, epochs=epochs, batch_size=batch_size,
-                         backup=backup, seed=seed, config=dict(task=task, units=units, depth=depth, lr=lr),
+                         backup=backup, seed=seed, config=dict(task=task, units=cfg.units, depth=cfg.depth, lr=lr),
                          epoch_delay=epoch_delay, verbose=verbose)
     return model, hist
 
-def digit_accuracy(reader: keras.Model, images: np.ndarray, answers: list[str], reverse: bool = True, per_item: bool = False):
-    """Share of generated digit images (n, len, h, w, c) that the character `reader` reads as the answer's digit
-    (with `per_item`: 1.0 or 0.0 per digit image, and the digit images themselves)."""
+# %% ../nbs/13_seq2seq.ipynb #3135292e
+def digit_images(images: np.ndarray, answers: list[str], reverse: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """The drawn images `(n, len, h, w, c)` at the digits of `answers` (the first answer's digits first), and the
+    `VOCAB` id of each digit."""
     chars = np.array([list(a[::-1] if reverse else a) for a in answers])
     mask = np.char.isdigit(chars)
     if not mask.any(): raise ValueError("no digit positions to score")
-    pred = reader.predict(images[mask], batch_size=1024, verbose=0).argmax(-1)
-    hits = (pred == np.vectorize(CHAR_ID.get)(chars[mask])).astype(float)
-    return (hits, images[mask]) if per_item else float(hits.mean())
+    return images[mask], np.vectorize(CHAR_ID.get)(chars[mask])
 
-def evaluate_task(model: keras.Model, data: dict, reader: keras.Model | None = None) -> dict:
-    """Held-out scores: `exact_match` of the answer text, padding aside (per item: `correct`, answers: `predictions`);
-    for text2image also the `reader`'s `digit_accuracy` of the drawn digits, and the `images`."""
-    x, y = data["x_held_out"], data["y_held_out"]
-    out = greedy_decode(model, x, y.shape[1])
-    answers = decode_text(out["chars"].argmax(-1), data["reverse"])
-    correct = np.array([a.strip() == g.strip() for a, g in zip(answers, data["answers_held_out"])], float)
-    res = {"exact_match": float(correct.mean()), "correct": correct, "predictions": answers}
+# %% ../nbs/13_seq2seq.ipynb #5c9b5e31
+def digit_accuracy(reader: keras.Model, images: np.ndarray, answers: list[str], reverse: bool = True, per_item: bool = False):
+    """Share of drawn digit images (n, len, h, w, c) that the character `reader` reads as the answer's digit
+    (with `per_item`: 1.0 or 0.0 per digit image)."""
+    digits, ids = digit_images(images, answers, reverse)
+    hits = (reader.predict(digits, batch_size=1024, verbose=0).argmax(-1) == ids).astype(float)
+    return hits if per_item else float(hits.mean())
+
+# %% ../nbs/13_seq2seq.ipynb #bcd85025
+def evaluate(model: keras.Model, data: dict, reader: keras.Model | None = None, outputs: dict | None = None) -> Evaluation:
+    """`model`'s held-out scores on `data` (`make_task`), answering greedily (or `outputs`, `greedy_decode`'s): exact match
+    of the answer text, padding aside, and one prediction row per expression; for text2image also the `reader`'s
+    `digit_accuracy` per drawn digit."""
+    from storylab.metrics import bootstrap_ci
+    out = greedy_decode(model, data["x_held_out"], data["y_held_out"].shape[1]) if outputs is None else outputs
+    answers = [a.strip() for a in decode_text(out["chars"].argmax(-1), data["reverse"])]
+    golds = [g.strip() for g in data["answers_held_out"]]
+    items = {"exact_match": np.array([a == g for a, g in zip(answers, golds)], float)}
     if "images" in out:
         if reader is None: raise ValueError("text2image is scored by the character reader: pass reader=")
-        res["digit_correct"], res["digit_images"] = digit_accuracy(reader, out["images"], data["answers_held_out"], data["reverse"], per_item=True)
-        res["digit_accuracy"] = float(res["digit_correct"].mean())
-        res["images"] = out["images"][..., ::-1, :, :, :] if data["reverse"] else out["images"]
-    return res
+        items["digit_accuracy"] = digit_accuracy(reader, out["images"], data["answers_held_out"], data["reverse"], per_item=True)
+    rows = [{"id": e, "references": [g], "prediction": a, "task": data["task"], "expression": e, "gold": g, "answer": a}
+            for e, g, a in zip([s.replace(" ", "") for s in data["sources_held_out"]], golds, answers)]
+    return Evaluation({k: float(v.mean()) for k, v in items.items()}, rows, {k: v.tolist() for k, v in items.items()},
+                      {k: bootstrap_ci(v) for k, v in items.items()})
 
+# %% ../nbs/13_seq2seq.ipynb #0d8ddb17
+def save(path, model: keras.Model, cfg: Seq2SeqConfig, tokenizer=None, **extra) -> Path:
+    "Save `model` and its `cfg` in one checkpoint, with `extra` (`data`: the `make_task` settings; `reader`: its weights)."
+    return save_system(path, model, cfg, tokenizer, **extra)
+
+def load(path, expect: Seq2SeqConfig | None = None) -> Loaded:
+    "The model `save` wrote, rebuilt by `build` (with `expect`, a checkpoint of another config is refused)."
+    return load_system(path, Seq2SeqConfig, build, expect)
+
+# %% ../nbs/13_seq2seq.ipynb #5dae5300
+def evaluate_checkpoint(path, split: str = "test", **overrides) -> dict:
+    """Re-score a saved model on its held-out expressions, rebuilt from the `data` settings saved with it (or
+    `overrides`); the image tasks read or score digits with the saved character reader."""
+    if split not in ("test", "held_out"): raise ValueError(f"a seq2seq model is scored on its held-out expressions (split 'test'), not {split!r}")
+    model, _, _, extra = load(path)
+    if "data" not in extra: raise ValueError(f"{path} holds no data settings: save it with data=dict(task=..., train_frac=..., ...)")
+    d, digit_data, reader = {**extra["data"], **overrides}, None, None
+    if d["task"] != "text2text":
+        from storylab.images import load_digits
+        from storylab.keras_gen import digit_classifier
+        digit_data = load_digits(seed=d["seed"])
+        reader = digit_classifier(digit_data[0][0].shape[1:], len(VOCAB), **_READER)
+        reader.set_weights(extra["reader"])
+    data = make_task(d["task"], d["train_frac"], d["digits"], d["seed"], digit_data, d["reverse"], reader, d["max_held_out"])
+    ev = evaluate(model, data, reader)
+    return ev.metrics | {"n_held_out": len(ev.predictions)}

@@ -60,6 +60,20 @@ def test_seq2seq_exact_match_recomputes_from_predictions(smoke_home):
     assert len({(r["id"], r["system"]) for r in main}) == len(main)
 
 
+def test_seq2seq_checkpoints_score_again(smoke_home):
+    "`storylab-eval seq2seq` re-scores each main model the smoke run saved (`storylab.seq2seq.save`) with its record's numbers."
+    from conftest import storylab
+    from storylab.core import THREAD_VARS
+    rec, rd = smoke_record(smoke_home, "seq2seq"), smoke_home / "reports" / "runs" / "seq2seq" / "smoke"
+    env = {**os.environ, "STORYLAB_HOME": str(smoke_home), **{v: str(rec["cpu_threads"]) for v in THREAD_VARS}}
+    for task in ("text2text", "image2text", "text2image"):
+        out = storylab("storylab-eval", "seq2seq", "--checkpoint", rd / f"model-{task}.pt", env=env).stdout
+        res = json.loads(out[out.index("{"):])
+        assert res["exact_match"] == rec["metrics"][f"{task}_exact_match"], (task, res, rec["metrics"])
+        assert res["n_held_out"] == rec["tables"]["main configuration"][0]["held-out expressions scored"]
+    assert res["digit_accuracy"] == rec["metrics"]["text2image_digit_accuracy"], res
+
+
 def test_vae_trains_on_torch_backend():
     code = textwrap.dedent("""
         import keras, numpy as np

@@ -110,5 +110,5 @@ def load_system(path, config_cls, build: Callable, expect=None, map_location="cp
     return Loaded(model, cfg, tokenizer_from_state(ck["state"]["tokenizer"]), ck["state"].get("extra", {}))
 
 # %% ../nbs/05c_system.ipynb #23b90ca2
-SYSTEMS = {"story_gan": "storylab.story_gan", "ae_gru": "storylab.ae_gru", "keras": "storylab.seq2seq",
+SYSTEMS = {"story_gan": "storylab.story_gan", "ae_gru": "storylab.ae_gru", "seq2seq": "storylab.seq2seq",
            "pref_align": "storylab.pref_align", "coconut": "storylab.coconut"}

@@ -7,7 +7,8 @@ a transformer over frozen image/text embeddings, a GPT-2 prefix decoder, and a h
 from __future__ import annotations
 import math, re
 from contextlib import contextmanager
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -16,19 +17,19 @@ import torch.nn.functional as F
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from .backbones import NTXent
-from .core import save_checkpoint, load_checkpoint
 from .decoding import generate
-from .story_windows import context_ids, load_encoders, story_splits, tokenizer_for
+from .story_windows import context_ids, load_encoders, story_splits
+from .system import Evaluation, Loaded, load_system, save_system
 
 # %% auto #0
-__all__ = ['GANConfig', 'ContextEncoder', 'CopyHead', 'StoryGAN', 'eval_mode', 'ids_mask', 'decode_captions', 'lm_loss', 'trim',
-           'generator_loss', 'stack_field', 'generate_captions', 'repeats_ngram', 'score_captions', 'headline_cis',
-           'build_model', 'save_model', 'load_model', 'evaluate', 'evaluate_checkpoint']
+__all__ = ['Config', 'GANConfig', 'ContextEncoder', 'CopyHead', 'StoryGAN', 'eval_mode', 'build', 'build_pretrained', 'ids_mask',
+           'decode_captions', 'lm_loss', 'trim', 'generator_loss', 'stack_field', 'generate_captions', 'repeats_ngram',
+           'score_captions', 'headline_cis', 'save', 'load', 'caption_evaluation', 'evaluate', 'evaluate_checkpoint']
 
 # %% ../nbs/10_story_gan.ipynb #2ae606af
 @dataclass
 class GANConfig:
-    "Sizes and loss weights of the generator and the discriminator (saved with every checkpoint)."
+    "Everything that shapes a StoryGAN (saved with every checkpoint): sizes and loss weights of both players, the decoder's GPT-2 config."
     emb_dim: int = 384        # width of the frozen encoders' joint space
     k: int = 3                # context frames
     prefix_len: int = 8       # P: pseudo-tokens handed to the decoder
@@ -43,6 +44,11 @@ class GANConfig:
     w_align: float = 1.0      # weight of the caption-embedding alignment losses
     w_adv: float = 0.1        # weight of the adversarial generator loss (adv mode)
     temperature: float = 0.1  # InfoNCE temperature of the text–image alignment
+    decoder: dict = field(default_factory=lambda: dict(vocab_size=1000, n_layer=2, n_embd=128, n_head=4, n_positions=64,
+                                                       bos_token_id=0, eos_token_id=0, pad_token_id=1))  # GPT2Config(**decoder)
+    freeze_decoder: bool = False  # keep the decoder's weights fixed (a pretrained GPT-2)
+
+Config = GANConfig  # the system contract's name (chapter 05c)
 
 # %% ../nbs/10_story_gan.ipynb #4cbe9719
 class ContextEncoder(nn.Module):
@@ -99,9 +105,12 @@ class CopyHead(nn.Module):
 # %% ../nbs/10_story_gan.ipynb #35fab3c9
 class StoryGAN(nn.Module):
     "Context encoder → prefix (+ context captions) → GPT-2 decoder with a copy head; image/caption heads; a discriminator."
-    def __init__(self, cfg: GANConfig, decoder: GPT2LMHeadModel, freeze_decoder: bool = False):
+    def __init__(self, cfg: GANConfig, decoder: GPT2LMHeadModel):
         super().__init__()
-        self.cfg, self.decoder, self.freeze_decoder = cfg, decoder, freeze_decoder
+        wrong = {k: (v, getattr(decoder.config, k, None)) for k, v in cfg.decoder.items()
+                 if k in ("vocab_size", "n_layer", "n_embd", "n_head", "n_positions", "eos_token_id") and getattr(decoder.config, k, None) != v}
+        if wrong: raise ValueError(f"the decoder does not fit cfg.decoder ((config, decoder) by field: {wrong}); build the model with build(cfg)")
+        self.cfg, self.decoder = cfg, decoder
         n_embd = decoder.config.n_embd
         self.context = ContextEncoder(cfg, n_embd)
         self.image_head = nn.Sequential(nn.Linear(cfg.d_model, cfg.d_model), nn.GELU(), nn.Linear(cfg.d_model, cfg.emb_dim))
@@ -109,7 +118,7 @@ class StoryGAN(nn.Module):
         self.copy = CopyHead(n_embd, ngram=cfg.copy_ngram) if cfg.ctx_len and cfg.copy_ngram else None
         from storylab.adversarial import Discriminator  # chapter 10b
         self.disc = Discriminator(cfg.emb_dim, cfg.disc_hidden, cfg.k)
-        decoder.requires_grad_(not freeze_decoder)
+        decoder.requires_grad_(not cfg.freeze_decoder)
 
     def discriminator_parameters(self): return list(self.disc.parameters())
     def generator_parameters(self):
@@ -208,6 +217,18 @@ def eval_mode(module: nn.Module):
     try: yield module
     finally: module.train(was)
 
+# %% ../nbs/10_story_gan.ipynb #acc510f5
+def build(cfg: GANConfig) -> StoryGAN:
+    "A fresh StoryGAN from `cfg`: the decoder from `cfg.decoder` (random weights), then the rest; weights as initialised."
+    return StoryGAN(cfg, GPT2LMHeadModel(GPT2Config(**cfg.decoder)))
+
+def build_pretrained(cfg: GANConfig, name: str) -> StoryGAN:
+    "A StoryGAN around the pretrained GPT-2 `name` (a hub id or a folder), its weights loaded; `cfg.decoder` must be its config."
+    from storylab.backbones import load_gpt2
+    dec = load_gpt2(name)
+    dec.config.pad_token_id = cfg.decoder.get("pad_token_id", dec.config.pad_token_id)
+    return StoryGAN(cfg, dec)
+
 # %% ../nbs/10_story_gan.ipynb #c8ab08bb
 def ids_mask(ids, eos_token_id: int):
     "Mask of the tokens up to and including the first EOS of each row."
@@ -300,42 +321,44 @@ def headline_cis(hyps: list[str], samples: list[dict], per_item: dict, n_boot: i
 
 
 # %% ../nbs/10_story_gan.ipynb #f6ab8943
-def build_model(config: dict) -> StoryGAN:
-    "A StoryGAN from a saved `config` ({'gan', 'decoder_config', 'freeze_decoder'}), weights left as initialised."
-    dec = GPT2LMHeadModel(GPT2Config(**config["decoder_config"]))
-    return StoryGAN(GANConfig(**config["gan"]), dec, freeze_decoder=config["freeze_decoder"])
+def save(path, model: StoryGAN, cfg: GANConfig, tokenizer=None, **extra) -> Path:
+    "Save `model`, the config that rebuilds it, its tokenizer and `extra` (the experiment's `data=`) in one checkpoint file."
+    if model.cfg != cfg: raise ValueError("cfg is not the config this model was built from (model.cfg)")
+    return save_system(path, model, cfg, tokenizer, **extra)
 
-def save_model(path, model: StoryGAN, config: dict):
-    "Save the final model and the `config` that rebuilds it (plus how to rebuild data and encoders)."
-    full = {**config, "gan": asdict(model.cfg), "decoder_config": model.decoder.config.to_dict(), "freeze_decoder": model.freeze_decoder}
-    return save_checkpoint(path, {"model": model.state_dict()}, full)
-
-def load_model(path, map_location="cpu") -> tuple[StoryGAN, dict]:
-    "(model, config) of a checkpoint written by `save_model`."
-    ck = load_checkpoint(path, map_location=map_location)
-    missing = [k for k in ("gan", "decoder_config", "freeze_decoder") if k not in ck["config"]]
-    if missing: raise ValueError(f"{path} is not a story_gan checkpoint (config lacks {missing})")
-    model = build_model(ck["config"]); model.load_state_dict(ck["state"]["model"])
-    return model.eval(), ck["config"]
+def load(path, expect: GANConfig | None = None) -> Loaded:
+    "(model in eval mode, cfg, tokenizer, extra) of a `save` file; with `expect`, refuse one saved from another config."
+    return load_system(path, GANConfig, build, expect)
 
 # %% ../nbs/10_story_gan.ipynb #c91c990a
-def evaluate(model: StoryGAN, samples: list[dict], tokenizer, text_encoder, method: str = "greedy",
-             max_len: int = 40, with_cis: bool = False) -> tuple[dict, list[str], dict, dict]:
-    "(metrics, generated captions, 95% CIs, per-item scores) of `model` on `samples`, with D's accuracy on real vs these captions."
-    from storylab.adversarial import discriminator_accuracy
-    hyps = generate_captions(model, samples, tokenizer, method, max_new_tokens=max_len)
+def caption_evaluation(hyps: list[str], samples: list[dict], text_encoder, with_cis: bool = False) -> Evaluation:
+    "The scores of captions `hyps` of `samples` (a model's or a baseline's) as an Evaluation, with 95% intervals on request."
     scores = score_captions(hyps, samples, text_encoder, per_item=True)
     items = scores.pop("per_item")
-    scores["disc_acc"] = discriminator_accuracy(model, samples, hyps, text_encoder)
-    return scores, hyps, (headline_cis(hyps, samples, items) if with_cis else {}), items
+    rows = [{"id": f"{s['story_id']}/{s['index']}", "references": [s["target_caption"]], "prediction": h} for s, h in zip(samples, hyps)]
+    return Evaluation(scores, rows, items, headline_cis(hyps, samples, items) if with_cis else {})
 
-def evaluate_checkpoint(path, split: str = "test", method: str = "greedy", **kw) -> dict:
-    "Re-evaluate a checkpoint saved by the experiment on the held-out stories (`storylab-eval story_gan --checkpoint PATH`)."
-    model, config = load_model(path)
-    config = {**config, **kw}
-    image_enc, text_enc = load_encoders(config["image_encoder"], config["text_encoder"], config.get("storyclip_preset", "cpu"),
-                                        config.get("clip_id"))
-    data = story_splits(config["source"], config["n_stories"], config["seed"], config["image_size"], config["gan"]["k"],
-                        image_enc, text_enc, splits=(split,), data_id=config.get("data_id"))
-    scores = evaluate(model, data[split], tokenizer_for(config), text_enc, method, config["max_len"])[0]
-    return {"encoder": f"{config['image_encoder']}+{config['text_encoder']}", "split": split, "method": method, **scores}
+def evaluate(model: StoryGAN, samples: list[dict], tokenizer, text_encoder, method: str = "greedy",
+             max_len: int = 40, with_cis: bool = False) -> Evaluation:
+    "The scores of `model`'s captions of `samples` (`caption_evaluation`), with D's accuracy on the real captions vs these."
+    from storylab.adversarial import discriminator_accuracy
+    hyps = generate_captions(model, samples, tokenizer, method, max_new_tokens=max_len)
+    ev = caption_evaluation(hyps, samples, text_encoder)
+    ev.metrics["disc_acc"] = discriminator_accuracy(model, samples, hyps, text_encoder)
+    if with_cis: ev.ci = headline_cis(hyps, samples, ev.per_item)
+    return ev
+
+# %% ../nbs/10_story_gan.ipynb #56efa9b1
+def evaluate_checkpoint(path, split: str = "test", method: str = "greedy", **overrides) -> dict:
+    """Re-evaluate a checkpoint saved by the experiment on the held-out stories (`storylab-eval story_gan --checkpoint PATH`);
+    `overrides` change its saved data settings."""
+    model, cfg, tokenizer, extra = load(path)
+    if "data" not in extra: raise ValueError(f"{path} holds no data settings: save it with save(..., data={{...}}) to re-evaluate it")
+    unknown = sorted(set(overrides) - set(extra["data"]))
+    if unknown: raise ValueError(f"unknown settings {unknown}; a story_gan checkpoint's are {sorted(extra['data'])}")
+    d = {**extra["data"], **overrides}
+    image_enc, text_enc = load_encoders(d["image_encoder"], d["text_encoder"], d["storyclip_preset"], d["clip_id"])
+    data = story_splits(d["source"], d["n_stories"], d["seed"], d["image_size"], cfg.k, image_enc, text_enc,
+                        splits=(split,), data_id=d["data_id"])
+    ev = evaluate(model, data[split], tokenizer, text_enc, method, d["max_len"])
+    return {"encoder": f"{d['image_encoder']}+{d['text_encoder']}", "split": split, "method": method, **ev.metrics}

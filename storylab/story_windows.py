@@ -5,18 +5,17 @@ them, the decoder's text prompt, two baselines, and the encoders and decoder of 
 
 # %% ../nbs/10c_story_windows.ipynb #7eb1a32e
 from __future__ import annotations
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from .backbones import cached_encode, small_gpt2
+from .backbones import cached_encode
 from .data import parse_story, StoryFormatError
 from .storyworld import story_arrays, raw_records
 
 # %% auto #0
 __all__ = ['story_embeddings', 'windows', 'caption_ids', 'context_ids', 'training_items', 'copy_last', 'retrieval',
-           'load_encoders', 'story_splits', 'make_decoder', 'tokenizer_for']
+           'load_encoders', 'story_splits', 'make_tokenizer', 'decoder_config']
 
 # %% ../nbs/10c_story_windows.ipynb #88d150cb
 def story_embeddings(stories, image_encoder, text_encoder, image_size: int | None = None) -> list[dict]:
@@ -113,23 +112,21 @@ def story_splits(source: str = "storyworld", n_stories: int = 200, seed: int = 0
         for w, e, m in zip(out[split], sents, mask): w["tgt_sents"], w["tgt_sents_mask"] = e, m  # what the discriminator reads
     return out
 
-def make_decoder(decoder: str, captions: list[str] | None = None, vocab_size: int = 1000, max_len: int = 40,
-                 n_layer: int = 4, n_embd: int = 256, n_head: int = 4, prefix_len: int = 8, ctx_len: int = 0, tokenizer_dir=None):
-    "(decoder, tokenizer): a small GPT-2 + BPE trained on `captions` ('small'), or a hub GPT-2 ('gpt2', 'gpt2-medium')."
-    from storylab.backbones import train_bpe_tokenizer, load_tokenizer, load_gpt2
-    if decoder == "small":
-        if not captions: raise ValueError("a small decoder needs the training captions to train its tokenizer")
-        tok = train_bpe_tokenizer(captions, vocab_size=vocab_size)
-        if tokenizer_dir is not None: tok.save_pretrained(str(tokenizer_dir))
-        dec = small_gpt2(len(tok), n_layer=n_layer, n_embd=n_embd, n_head=n_head, n_positions=prefix_len + ctx_len + max_len + 1,
-                         bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-        return dec, tok
-    tok, dec = load_tokenizer(decoder), load_gpt2(decoder)
-    dec.config.pad_token_id = tok.pad_token_id
-    if tokenizer_dir is not None: tok.save_pretrained(str(tokenizer_dir))
-    return dec, tok
+def make_tokenizer(decoder: str, captions: list[str] | None = None, vocab_size: int = 1000):
+    "The decoder's tokenizer: a BPE trained on `captions` for a small GPT-2 ('small'), or a hub GPT-2's own ('gpt2', a folder)."
+    from storylab.backbones import train_bpe_tokenizer, load_tokenizer
+    if decoder != "small": return load_tokenizer(decoder)
+    if not captions: raise ValueError("a small decoder needs the training captions to train its tokenizer")
+    return train_bpe_tokenizer(captions, vocab_size=vocab_size)
 
-def tokenizer_for(config: dict):
-    "The tokenizer a run saved (`config['tokenizer_dir']`), or its hub decoder's when that folder is gone."
-    from storylab.backbones import load_tokenizer
-    return load_tokenizer(config["tokenizer_dir"] if Path(config["tokenizer_dir"]).exists() else config["decoder"])
+def decoder_config(decoder: str, tokenizer, max_len: int = 40, n_layer: int = 4, n_embd: int = 256, n_head: int = 4,
+                   prefix_len: int = 8, ctx_len: int = 0) -> dict:
+    """The decoder's GPT-2 config as `GPT2Config` keyword arguments: a small GPT-2 for `tokenizer` with the positions of prefix,
+    context prompt and caption ('small'), or the hub GPT-2's own config (read without its weights) with the tokenizer's padding."""
+    if decoder == "small":
+        return dict(vocab_size=len(tokenizer), n_layer=n_layer, n_embd=n_embd, n_head=n_head, n_positions=prefix_len + ctx_len + max_len + 1,
+                    bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    from transformers import GPT2Config
+    from storylab.backbones import from_hub
+    conf = from_hub(f"GPT-2 config {decoder!r}", lambda: GPT2Config.from_pretrained(decoder), "decoder='small'")
+    return {**{k: v for k, v in conf.to_diff_dict().items() if k != "transformers_version"}, "pad_token_id": tokenizer.pad_token_id}

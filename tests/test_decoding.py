@@ -32,12 +32,12 @@ def _wide(model, std=0.5, seed=0):
 
 
 def test_story_gan_with_copy_head():
-    from storylab.story_gan import GANConfig, StoryGAN
-    from storylab.backbones import small_gpt2
+    from storylab.story_gan import GANConfig, build
     torch.manual_seed(0)
-    cfg = GANConfig(emb_dim=16, k=3, prefix_len=4, ctx_len=5, d_model=32, n_layers=1, n_heads=2, disc_hidden=32)
-    model = _wide(StoryGAN(cfg, small_gpt2(30, n_layer=1, n_embd=32, n_head=2, n_positions=40, eos_token_id=1,
-                                           bos_token_id=1, pad_token_id=0)), std=0.3)
+    cfg = GANConfig(emb_dim=16, k=3, prefix_len=4, ctx_len=5, d_model=32, n_layers=1, n_heads=2, disc_hidden=32,
+                    decoder=dict(vocab_size=30, n_layer=1, n_embd=32, n_head=2, n_positions=40, eos_token_id=1,
+                                 bos_token_id=1, pad_token_id=0))
+    model = _wide(build(cfg), std=0.3)
     batch = dict(ctx_img=torch.randn(4, 3, 16), ctx_txt=torch.randn(4, 3, 16), ctx_tokens=torch.randint(2, 30, (4, 5)),
                  ctx_mask=torch.tensor([[0, 0, 1, 1, 1]] * 2 + [[1] * 5] * 2))
     with torch.no_grad(): pr = model.prompt(batch)

@@ -58,9 +58,12 @@ def test_eval_checkpoint_reproduces_the_run(in_smoke_home):
     res = json.loads(out.stdout[out.stdout.index("{"):])
     rec = json.loads((run / "metrics.json").read_text())
     for m in (*METRICS, *REALISM, "disc_acc"): assert abs(res[m] - rec["metrics"][m]) < 1e-6, m
-    # the checkpoint rebuilds the copy-aware decoder: it reads the context captions' tokens after the prefix
-    gan = load_checkpoint(run / "model.pt")["config"]["gan"]
-    assert gan["ctx_len"] == rec["params"]["ctx_len"] > 0 and gan["copy_ngram"] > 0
+    # the checkpoint rebuilds the copy-aware decoder (it reads the context captions' tokens after the prefix) and holds
+    # its tokenizer: no tokenizer folder beside it
+    from storylab.story_gan import load
+    cfg, tok = load(run / "model.pt")[1:3]
+    assert cfg.ctx_len == rec["params"]["ctx_len"] > 0 and cfg.copy_ngram > 0
+    assert len(tok) == cfg.decoder["vocab_size"] and not (run / "tokenizer").exists()
 
 
 def _kill_when(proc, path: Path, timeout=300):

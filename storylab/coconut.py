@@ -13,19 +13,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from fastcore.basics import patch
 
 from .core import load_checkpoint, atomic_write_json
-from .train import Trainer, Callback
+from .train import Trainer
 from .decoding import decode, generate, last_token_step
 from .coconut_data import AOKVQA_HUB_ID, load_question_splits, frame_features, question_ids
 from .system import Evaluation, Loaded, save_system, load_system
 
 # %% auto #0
 __all__ = ['START_LATENT', 'END_LATENT', 'LATENT', 'MODES', 'ABLATIONS', 'FEEDBACK_MODES', 'LATENT_MODES', 'ANSWER_MARK',
-           'MODE_PAIRS', 'Config', 'question_text', 'answer_text', 'target_text', 'parse_answer', 'add_latent_tokens',
-           'stage_layout', 'encode_example', 'collate_examples', 'Coconut', 'coconut_loss', 'CurriculumConfig',
-           'train_curriculum', 'prediction_rows', 'evaluate', 'latent_thoughts', 'nearest_tokens', 'baseline_scores',
-           'mode_pairs', 'mode_metrics', 'accuracy_by_system', 'ScalarLogger', 'CoconutConfig', 'config_for', 'wrap_lm',
+           'Config', 'question_text', 'answer_text', 'target_text', 'parse_answer', 'add_latent_tokens', 'stage_layout',
+           'encode_example', 'collate_examples', 'Coconut', 'coconut_loss', 'CurriculumConfig', 'train_curriculum',
+           'prediction_rows', 'evaluate', 'latent_thoughts', 'nearest_tokens', 'CoconutConfig', 'config_for', 'wrap_lm',
            'build', 'save', 'load', 'evaluate_checkpoint']
 
 # %% ../nbs/15_coconut.ipynb #d7dfe651
@@ -35,22 +35,27 @@ ABLATIONS = ("no_curriculum", "pause_tokens")   # every step latent from stage 0
 FEEDBACK_MODES, LATENT_MODES = ("coconut", "no_curriculum"), ("coconut", "pause", *ABLATIONS)
 ANSWER_MARK = "###"
 
+# %% ../nbs/15_coconut.ipynb #c8b33390
 def question_text(q: dict) -> str:
     "The prompt text of a question record: the question, and its choices when it has them."
     return f"{q['question'].strip()} Choices: {', '.join(q['choices'])}." if "choices" in q else q["question"].strip()
 
+# %% ../nbs/15_coconut.ipynb #21ab33a3
 def answer_text(q: dict) -> str:
     "The correct answer's text: the choice that `answer` indexes, or `answer` itself when there are no choices."
     return q["choices"][int(q["answer"])] if "choices" in q else q["answer"].strip()
 
+# %% ../nbs/15_coconut.ipynb #77d85a14
 def target_text(steps, answer: str) -> str:
     "What the model must write: the remaining language steps, then `### answer`."
     return " ".join([*(s.strip() for s in steps), ANSWER_MARK, answer.strip()])
 
+# %% ../nbs/15_coconut.ipynb #a3377c7d
 def parse_answer(text: str) -> str:
     "The answer part of a generated text (after the last `###`), normalised."
     return " ".join(text.rsplit(ANSWER_MARK, 1)[-1].split()).strip(" .").lower()
 
+# %% ../nbs/15_coconut.ipynb #89eccd47
 def add_latent_tokens(tokenizer) -> dict:
     "Add the three latent tokens (and eos/pad if missing); returns their ids. Resize the LM's embeddings after."
     tokenizer.add_special_tokens({"additional_special_tokens": [START_LATENT, END_LATENT, LATENT]})
@@ -149,50 +154,63 @@ class Coconut(nn.Module):
             hs.append(out.last_hidden_state)
         return torch.cat(hs, 1), cache, thoughts
 
-    def forward(self, batch) -> torch.Tensor:
-        "Next-token logits at every position."
-        h, _, _ = self.run(self.embed(batch), batch["attn"], batch["latent"])
-        return self.lm.lm_head(h)
+# %% ../nbs/15_coconut.ipynb #491eb1d6
+@patch
+def forward(self: Coconut, batch) -> torch.Tensor:
+    "Next-token logits at every position."
+    h, _, _ = self.run(self.embed(batch), batch["attn"], batch["latent"])
+    return self.lm.lm_head(h)
 
-    def loss(self, batch) -> torch.Tensor:
-        "Cross-entropy on the target tokens only (remaining steps, answer, end of text)."
-        logits = self(batch)
-        return F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), batch["labels"][:, 1:].flatten())
+# %% ../nbs/15_coconut.ipynb #6f019715
+@patch
+def loss(self: Coconut, batch) -> torch.Tensor:
+    "Cross-entropy on the target tokens only (remaining steps, answer, end of text)."
+    logits = self(batch)
+    return F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), batch["labels"][:, 1:].flatten())
 
-    # the decoding contract (chapter 05b): the cached path and the naive reference
-    def decode_start(self, batch):
-        "Run the prompt once, thoughts fed back: the first token's scores and the state (cache, mask, positions, thoughts)."
-        attn = batch["attn"]
-        h, cache, thoughts = self.run(self.embed(batch), attn, batch["latent"], use_cache=True)  # generation needs the cache in every mode
-        return self.lm.lm_head(h[:, -1]), dict(cache=cache, attn=attn, pos=attn.sum(1) - 1, thoughts=thoughts)
+# %% ../nbs/15_coconut.ipynb #dc1e840c
+# the decoding contract (chapter 05b): the cached path and the naive reference
+@patch
+def decode_start(self: Coconut, batch):
+    "Run the prompt once, thoughts fed back: the first token's scores and the state (cache, mask, positions, thoughts)."
+    attn = batch["attn"]
+    h, cache, thoughts = self.run(self.embed(batch), attn, batch["latent"], use_cache=True)  # generation needs the cache in every mode
+    return self.lm.lm_head(h[:, -1]), dict(cache=cache, attn=attn, pos=attn.sum(1) - 1, thoughts=thoughts)
 
-    def decode_next(self, tokens, state: dict):
-        "One cached step: the scores after `tokens` (B) and the new state."
-        attn, pos = torch.cat([state["attn"], torch.ones_like(state["attn"][:, :1])], 1), state["pos"] + 1
-        o = self.lm.transformer(inputs_embeds=self.wte(tokens)[:, None], attention_mask=attn, position_ids=pos[:, None],
-                                past_key_values=state["cache"], use_cache=True)
-        return self.lm.lm_head(o.last_hidden_state[:, -1]), {**state, "cache": o.past_key_values, "attn": attn, "pos": pos}
+# %% ../nbs/15_coconut.ipynb #b7aa45a1
+@patch
+def decode_next(self: Coconut, tokens, state: dict):
+    "One cached step: the scores after `tokens` (B) and the new state."
+    attn, pos = torch.cat([state["attn"], torch.ones_like(state["attn"][:, :1])], 1), state["pos"] + 1
+    o = self.lm.transformer(inputs_embeds=self.wte(tokens)[:, None], attention_mask=attn, position_ids=pos[:, None],
+                            past_key_values=state["cache"], use_cache=True)
+    return self.lm.lm_head(o.last_hidden_state[:, -1]), {**state, "cache": o.past_key_values, "attn": attn, "pos": pos}
 
-    def decode_naive(self, batch, tokens):
-        "The next token's scores recomputed by `forward` over the prompt and all `tokens` (None: none yet)."
-        if tokens is not None and tokens.shape[1]:
-            new = lambda fill, dtype=torch.long: torch.full(tokens.shape, fill, dtype=dtype, device=tokens.device)
-            batch = {**batch, "ids": torch.cat([batch["ids"], tokens], 1), "attn": torch.cat([batch["attn"], new(1)], 1),
-                     "img_slot": torch.cat([batch["img_slot"], new(-1)], 1), "latent": torch.cat([batch["latent"], new(False, torch.bool)], 1)}
-        return self(batch)[:, -1]
+# %% ../nbs/15_coconut.ipynb #a6e7c268
+@patch
+def decode_naive(self: Coconut, batch, tokens):
+    "The next token's scores recomputed by `forward` over the prompt and all `tokens` (None: none yet)."
+    if tokens is not None and tokens.shape[1]:
+        new = lambda fill, dtype=torch.long: torch.full(tokens.shape, fill, dtype=dtype, device=tokens.device)
+        batch = {**batch, "ids": torch.cat([batch["ids"], tokens], 1), "attn": torch.cat([batch["attn"], new(1)], 1),
+                 "img_slot": torch.cat([batch["img_slot"], new(-1)], 1), "latent": torch.cat([batch["latent"], new(False, torch.bool)], 1)}
+    return self(batch)[:, -1]
 
-    @torch.no_grad()
-    def generate(self, batch, max_new_tokens: int = 64, cache: bool = True) -> dict:
-        "Greedy continuation of prompt-only batches (`storylab.decoding`): {'tokens' (lists, without eos), 'thoughts' [B, k, d]}."
-        logits, state = self.decode_start(batch)
-        ids = (decode(last_token_step(self.decode_next), logits, state, max_new_tokens, self.ids["eos"]) if cache else
-               generate(self, batch, max_new_tokens, self.ids["eos"], cache=False))
-        eos = self.ids["eos"]
-        tokens = [row[:row.index(eos)] if eos in row else row for row in ids.tolist()]
-        th = state["thoughts"]
-        th = torch.stack(th, 1) if th else torch.zeros(len(tokens), 0, self.n_embd, device=logits.device)
-        return dict(tokens=tokens, thoughts=th)
+# %% ../nbs/15_coconut.ipynb #cb8ade45
+@patch
+@torch.no_grad()
+def generate(self: Coconut, batch, max_new_tokens: int = 64, cache: bool = True) -> dict:
+    "Greedy continuation of prompt-only batches (`storylab.decoding`): {'tokens' (lists, without eos), 'thoughts' [B, k, d]}."
+    logits, state = self.decode_start(batch)
+    ids = (decode(last_token_step(self.decode_next), logits, state, max_new_tokens, self.ids["eos"]) if cache else
+           generate(self, batch, max_new_tokens, self.ids["eos"], cache=False))
+    eos = self.ids["eos"]
+    tokens = [row[:row.index(eos)] if eos in row else row for row in ids.tolist()]
+    th = state["thoughts"]
+    th = torch.stack(th, 1) if th else torch.zeros(len(tokens), 0, self.n_embd, device=logits.device)
+    return dict(tokens=tokens, thoughts=th)
 
+# %% ../nbs/15_coconut.ipynb #31e21dc5
 def coconut_loss(model, batch):
     "The `Trainer` loss function."
     return model.loss(batch)
@@ -209,6 +227,7 @@ class CurriculumConfig:
     batch_size: int = 16
     prefix_per_frame: int = 1
 
+# %% ../nbs/15_coconut.ipynb #9f6e342f
 def train_curriculum(model: Coconut, records: list[dict], feats: list, tokenizer, cfg: CurriculumConfig,
                      ckpt_dir, resume: bool = False, after_stage=None, stop_after_stage: int | None = None,
                      seed: int = 0, ckpt_every: int | None = None, callbacks=(), progress: bool = True,
@@ -263,6 +282,7 @@ def _prompt_batches(model: Coconut, records, feats, tokenizer, curriculum, stage
         chunk = items[i:i + batch_size]
         yield chunk, {k: v.to(dev) for k, v in collate_examples(chunk, model.ids, curriculum.prefix_per_frame, with_target=False).items()}
 
+# %% ../nbs/15_coconut.ipynb #6d3704c9
 @torch.no_grad()
 def evaluate(model: Coconut, records: list[dict], feats: list, tokenizer, curriculum: CurriculumConfig, stage: int,
              batch_size: int = 32, max_new_tokens: int = 64, parse=parse_answer, system: str | None = None) -> Evaluation:
@@ -302,49 +322,6 @@ def nearest_tokens(thoughts: torch.Tensor, embedding: torch.Tensor, tokenizer, k
     return [[(tokenizer.convert_ids_to_tokens(int(i)), round(float(s), 3)) for s, i in zip(vs, ix)]
             for vs, ix in zip(top.values, top.indices)]
 
-# %% ../nbs/15_coconut.ipynb #5842428b
-def baseline_scores(train: list[dict], test: list[dict]) -> dict:
-    "Per-item scores of `chance` and `majority` (most frequent training answer text) on `test`."
-    from collections import Counter
-    answer = lambda q: parse_answer(q["choices"][int(q["answer"])])
-    majority = Counter(answer(q) for q in train).most_common(1)[0][0]
-    return {"chance": [1 / len(q["choices"]) for q in test],
-            "majority": [float(answer(q) == majority) for q in test], "majority_answer": majority}
-
-# %% ../nbs/15_coconut.ipynb #0a4393bf
-MODE_PAIRS = (("coconut", "cot"), ("coconut", "no_cot"), ("coconut", "pause"), ("cot", "no_cot"))
-
-def mode_pairs(modes) -> list[tuple[str, str]]:
-    "The pairs of `MODE_PAIRS` whose two modes are both among `modes`, as (a, b) for a − b."
-    return [(a, b) for a, b in MODE_PAIRS if a in modes and b in modes]
-
-def mode_metrics(results: dict, stage_logs: dict) -> tuple[dict, dict]:
-    "(`accuracy_`, `tokens_`, `lang_tokens_<mode>` and `accuracy_<mode>_stage<s>`, their intervals) from each mode's `Evaluation`."
-    metrics, ci = {}, {}
-    for m, r in results.items():
-        for k in ("accuracy", "tokens", "lang_tokens"): metrics[f"{k}_{m}"], ci[f"{k}_{m}"] = r.metrics[k], r.ci[k]
-    metrics.update({f"accuracy_{m}_stage{s['stage']}": s["accuracy"] for m, st in stage_logs.items() for s in st if "accuracy" in s})
-    return metrics, ci
-
-def accuracy_by_system(rows) -> dict:
-    "{system: mean of answer == gold} from `predictions.jsonl` rows alone."
-    by = {}
-    for r in rows: by.setdefault(r["system"], []).append(float(r["answer"] == r["gold"]))
-    return {s: float(np.mean(v)) for s, v in by.items()}
-
-# %% ../nbs/15_coconut.ipynb #1c3a3c9f
-class ScalarLogger(Callback):
-    "Log training scalars to a TensorBoard `SummaryWriter` and/or a `wandb` run (either may be None)."
-    def __init__(self, writer=None, wandb_run=None, prefix: str = "train"):
-        self.writer, self.wandb_run, self.prefix, self.step = writer, wandb_run, prefix, 0
-    def log(self, logs: dict, tag: str):
-        vals = {f"{self.prefix}/{tag}/{k}": float(v) for k, v in logs.items() if isinstance(v, (int, float))}
-        if self.writer is not None:
-            for k, v in vals.items(): self.writer.add_scalar(k, v, self.step)
-        if self.wandb_run is not None: self.wandb_run.log(vals, step=self.step)
-    def after_batch(self, trainer, logs): self.step += 1; self.log(logs, "batch")
-    def after_epoch(self, trainer, logs): self.log(logs, "epoch")
-
 # %% ../nbs/15_coconut.ipynb #88247ff0
 @dataclass
 class CoconutConfig:
@@ -359,6 +336,7 @@ class CoconutConfig:
 
 Config = CoconutConfig
 
+# %% ../nbs/15_coconut.ipynb #7a7a43dc
 def config_for(tokenizer, feat_dim: int, mode: str, lm: dict, prefix_per_frame: int = 1) -> CoconutConfig:
     "Add the latent tokens to `tokenizer`; the config of a model reading it (`lm`'s `vocab_size` defaults to the tokenizer's before)."
     lm = {"vocab_size": len(tokenizer), **lm}
@@ -372,6 +350,7 @@ def wrap_lm(lm, cfg: CoconutConfig) -> Coconut:
     lm.config.pad_token_id = cfg.ids["pad"]
     return Coconut(lm, cfg.feat_dim, cfg.ids, cfg.mode, cfg.prefix_per_frame)
 
+# %% ../nbs/15_coconut.ipynb #7e3acb93
 def build(cfg: CoconutConfig) -> Coconut:
     "A fresh model of `cfg`: a random GPT-2 of `cfg.lm`, grown to the latent tokens and wrapped (`wrap_lm`)."
     from transformers import GPT2Config, GPT2LMHeadModel

@@ -19,6 +19,7 @@ def _split_by_story(records: list[dict], test_share: float, seed: int):
     return ([r for i, r in enumerate(records) if key(i, r) not in test_ids],
             [r for i, r in enumerate(records) if key(i, r) in test_ids])
 
+# %% ../nbs/15b_coconut_data.ipynb #a34ea6c3
 AOKVQA_HUB_ID = "HuggingFaceM4/A-OKVQA"
 
 def aokvqa_records(split: str, image_size: int = 224, limit: int | None = None, data_id: str = AOKVQA_HUB_ID) -> list[dict]:
@@ -31,6 +32,7 @@ def aokvqa_records(split: str, image_size: int = 224, limit: int | None = None, 
                  choices=list(r["choices"]), steps=list(r["rationales"]), answer=int(r["correct_choice_idx"]))
             for r in ds]
 
+# %% ../nbs/15b_coconut_data.ipynb #c2273c17
 def load_question_splits(source: str = "storyworld", n_stories: int = 400, seed: int = 0, test_share: float = 0.2,
                          per_story: int = 2, path=None, test_path=None, limit: int | None = None,
                          data_id: str = AOKVQA_HUB_ID) -> tuple[list, list]:

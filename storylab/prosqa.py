@@ -33,6 +33,7 @@ def fact(subject: str, obj: str, entity: bool) -> str:
     "One fact as ProsQA writes it: `Tom is a terpus.` for an entity, `Every terpus is a brimpus.` otherwise."
     return f"{subject} is a {obj}." if entity else f"Every {subject} is a {obj}."
 
+# %% ../nbs/16_prosqa.ipynb #ee3884ca
 def parse_fact(sentence: str) -> tuple[str, str] | None:
     "(subject, object) of a fact sentence, or None when it is not one."
     m = _FACT.fullmatch(sentence.strip())
@@ -91,6 +92,7 @@ def distances(n: int, edges, src: int) -> dict[int, int]:
             if y not in dist: dist[y] = dist[x] + 1; todo.append(y)
     return dist
 
+# %% ../nbs/16_prosqa.ipynb #02846a8f
 def shortest_paths(n: int, edges, src: int, dst: int) -> list[list[int]]:
     "Every shortest path from `src` to `dst` as a node list (empty when `dst` is unreachable)."
     dist, parents = distances(n, edges, src), [[] for _ in range(n)]
@@ -139,6 +141,7 @@ def make_problem(rng: np.random.Generator, cfg: ProsQAConfig = ProsQAConfig(), m
     raise ValueError(f"no graph in {max_tries} tries asks a question with {cfg}; "
                      "loosen min_steps/max_steps or grow n_nodes")
 
+# %% ../nbs/16_prosqa.ipynb #d013bd6b
 def generate(n: int, seed: int = 0, cfg: ProsQAConfig = ProsQAConfig()) -> list[dict]:
     "`n` problems, the same for the same `seed` and `cfg` (the first k of them are `generate(k, seed, cfg)`)."
     rng = np.random.default_rng(seed)
@@ -200,6 +203,7 @@ def load_prosqa(path) -> list[dict]:
     if not isinstance(data, list): raise ProsQAError(f"{path}: expected a JSON list of problems, got {type(data).__name__}")
     return [check_problem(p, path, i) for i, p in enumerate(data)]
 
+# %% ../nbs/16_prosqa.ipynb #f1e918aa
 def write_prosqa(problems, path) -> Path:
     "Check `problems` and write them atomically as one JSON list, in the real files' compact layout."
     problems = [check_problem(p, path, i) for i, p in enumerate(problems)]
@@ -218,10 +222,12 @@ def reachable(p: dict) -> set[int]:
     "Indices of the nodes reachable from the root by one or more facts."
     return set(distances(len(p["idx_to_symbol"]), p["edges"], p["root"])) - {p["root"]}
 
+# %% ../nbs/16_prosqa.ipynb #0c79acd1
 def unreachable(p: dict) -> set[int]:
     "Indices of the nodes the root cannot reach (the root excluded)."
     return set(range(len(p["idx_to_symbol"]))) - reachable(p) - {p["root"]}
 
+# %% ../nbs/16_prosqa.ipynb #2dd6abd1
 def frontier(p: dict, k: int) -> set[int]:
     "Indices of the nodes exactly `k` facts from the root along a shortest path: a breadth-first search's k-th layer."
     if k < 1: raise ValueError(f"frontier: k must be at least 1, got {k}")
@@ -237,6 +243,7 @@ def final_concept(text: str) -> str:
     words = parse_answer(text).split()
     return words[-1] if words else ""
 
+# %% ../nbs/16_prosqa.ipynb #739362c9
 def answer_checks(p: dict, text: str) -> dict:
     "What a generated answer gets right besides the concept: it names one of the two options; its written steps are a path."
     written = [s.strip() + "." for s in text.rsplit("###", 1)[0].split(".") if s.strip()] if "###" in text else []
@@ -244,6 +251,7 @@ def answer_checks(p: dict, text: str) -> dict:
     return {"names_option": final_concept(text) in options, "steps_written": len(written),
             "valid_path": bool(written) and _steps_problem({**p, "steps": written}) is None}
 
+# %% ../nbs/16_prosqa.ipynb #e64602b8
 def build_prosqa_model(mode: str, train: list[dict], lm: str = "small", n_layer: int = 2, n_embd: int = 128,
                        vocab_size: int = 500, seed: int = 0):
     "(Coconut model of ProsQA `mode`, its config, tokenizer): a hub/folder GPT-2 with its tokenizer, or a small GPT-2 and a BPE of `train`."
@@ -280,6 +288,7 @@ def concept_tokens(tokenizer, problem: dict) -> list[int]:
     "Per node of `problem`, the first token of its name inside a sentence (` name`)."
     return [tokenizer.encode(" " + s, add_special_tokens=False)[0] for s in problem["idx_to_symbol"]]
 
+# %% ../nbs/16_prosqa.ipynb #2bca6426
 def thought_shares(model, problems: list[dict], tokenizer, max_latent_stage: int, c_thought: int = 1,
                    batch_size: int = 32) -> dict:
     """The LM head's reading of each continuous thought at the last stage: {'reachable' | 'unreachable' | 'frontier'

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from fastcore.basics import patch
 from torch.utils.data import default_collate
 from transformers import GPT2Config, GPT2LMHeadModel, GPT2Model
 
@@ -63,33 +64,41 @@ class PrefCaptioner(nn.Module):
         v = self.vision_adapter(self._tokens(feats)).flatten(1, 2)   # B×T×k×d → B×(T·k)×d
         return v + self.vision_pos if self.vision_pos is not None else v
 
-    def token_logps(self, feats, ids, mask):
-        "Per-token log-probabilities of `ids[:, 1:]` given the image, zero on padding: B×(L-1)."
-        logits = self.decoder(input_ids=ids, attention_mask=mask, encoder_hidden_states=self.vision_tokens(feats)).logits
-        lp = torch.log_softmax(logits[:, :-1].float(), -1).gather(-1, ids[:, 1:, None]).squeeze(-1)
-        return lp * mask[:, 1:]
+# %% ../nbs/14_pref_align.ipynb #7e643586
+@patch
+def token_logps(self: PrefCaptioner, feats, ids, mask):
+    "Per-token log-probabilities of `ids[:, 1:]` given the image, zero on padding: B×(L-1)."
+    logits = self.decoder(input_ids=ids, attention_mask=mask, encoder_hidden_states=self.vision_tokens(feats)).logits
+    lp = torch.log_softmax(logits[:, :-1].float(), -1).gather(-1, ids[:, 1:, None]).squeeze(-1)
+    return lp * mask[:, 1:]
 
-    def caption_logp(self, feats, ids, mask):
-        "log π(caption | image), summed over the caption's tokens (and its EOS)."
-        return self.token_logps(feats, ids, mask).sum(1)
+# %% ../nbs/14_pref_align.ipynb #5ff684d8
+@patch
+def caption_logp(self: PrefCaptioner, feats, ids, mask):
+    "log π(caption | image), summed over the caption's tokens (and its EOS)."
+    return self.token_logps(feats, ids, mask).sum(1)
 
-    def lm_loss(self, feats, ids, mask):
-        "Mean next-token cross-entropy over caption tokens."
-        return -self.token_logps(feats, ids, mask).sum() / mask[:, 1:].sum().clamp(min=1)
+# %% ../nbs/14_pref_align.ipynb #a3cc50e1
+@patch
+def lm_loss(self: PrefCaptioner, feats, ids, mask):
+    "Mean next-token cross-entropy over caption tokens."
+    return -self.token_logps(feats, ids, mask).sum() / mask[:, 1:].sum().clamp(min=1)
 
-    @torch.no_grad()
-    def generate(self, feats, max_new_tokens: int = 48, eos_id: int | None = None, temperature: float = 0.0,
-                 cache: bool = True) -> torch.Tensor:
-        """Captions (token ids after BOS, `eos_id` repeated after the end) by transformers' own `generate`, the image
-        tokens as the decoder's cross-attention input: greedy at `temperature` 0, else sampled from softmax(logits /
-        `temperature`) with torch's global generator (`sample_captions` seeds it). `cache=False`: no key/value cache."""
-        vt = self.vision_tokens(feats)
-        x = torch.full((len(feats), 1), self.bos_id, dtype=torch.long, device=vt.device)
-        eos = self.decoder.config.eos_token_id if eos_id is None else eos_id
-        sampling = dict(do_sample=True, temperature=temperature, top_k=0, top_p=1.0) if temperature > 0 else dict(do_sample=False)
-        out = self.decoder.generate(input_ids=x, attention_mask=torch.ones_like(x), encoder_hidden_states=vt, use_cache=cache,
-                                    max_new_tokens=max_new_tokens, eos_token_id=eos, pad_token_id=eos, **sampling)
-        return out[:, 1:]
+# %% ../nbs/14_pref_align.ipynb #7ebc3168
+@patch
+@torch.no_grad()
+def generate(self: PrefCaptioner, feats, max_new_tokens: int = 48, eos_id: int | None = None, temperature: float = 0.0,
+             cache: bool = True) -> torch.Tensor:
+    """Captions (token ids after BOS, `eos_id` repeated after the end) by transformers' own `generate`, the image
+    tokens as the decoder's cross-attention input: greedy at `temperature` 0, else sampled from softmax(logits /
+    `temperature`) with torch's global generator (`sample_captions` seeds it). `cache=False`: no key/value cache."""
+    vt = self.vision_tokens(feats)
+    x = torch.full((len(feats), 1), self.bos_id, dtype=torch.long, device=vt.device)
+    eos = self.decoder.config.eos_token_id if eos_id is None else eos_id
+    sampling = dict(do_sample=True, temperature=temperature, top_k=0, top_p=1.0) if temperature > 0 else dict(do_sample=False)
+    out = self.decoder.generate(input_ids=x, attention_mask=torch.ones_like(x), encoder_hidden_states=vt, use_cache=cache,
+                                max_new_tokens=max_new_tokens, eos_token_id=eos, pad_token_id=eos, **sampling)
+    return out[:, 1:]
 
 # %% ../nbs/14_pref_align.ipynb #84074256
 @dataclass
@@ -119,6 +128,7 @@ def _gpt2_configs(cfg: CaptionerConfig) -> tuple[GPT2Config, GPT2Config]:
               bos_token_id=cfg.special["bos"], eos_token_id=cfg.special["eos"], pad_token_id=cfg.special["pad"])
     return GPT2Config(**kw), GPT2Config(add_cross_attention=True, **kw)
 
+# %% ../nbs/14_pref_align.ipynb #0d6f65f7
 def _captioner(cfg: CaptionerConfig, text_encoder: GPT2Model, decoder: GPT2LMHeadModel) -> PrefCaptioner:
     return PrefCaptioner(text_encoder, decoder, cfg.feat_dim, cfg.proj_dim, cfg.n_vision_tokens, cfg.special["bos"],
                          cfg.special["pad"], cfg.feat_tokens)
@@ -129,11 +139,13 @@ def build(cfg: CaptionerConfig) -> PrefCaptioner:
     text_cfg, dec_cfg = _gpt2_configs(cfg)
     return _captioner(cfg, GPT2Model(text_cfg), GPT2LMHeadModel(dec_cfg))
 
+# %% ../nbs/14_pref_align.ipynb #92110778
 def build_pretrained(cfg: CaptionerConfig) -> PrefCaptioner:
     "`build`, with both towers starting from the weights of the hub GPT-2 `cfg.lm` (the decoder's cross-attention starts new)."
     if cfg.lm == "small": raise ValueError("lm='small' has no pretrained weights: use build(cfg)")
     return _captioner(cfg, GPT2Model.from_pretrained(cfg.lm), GPT2LMHeadModel.from_pretrained(cfg.lm, add_cross_attention=True))
 
+# %% ../nbs/14_pref_align.ipynb #49026780
 def set_dropout(model: nn.Module, p: float) -> nn.Module:
     "Set every dropout rate to `p` (DPO runs without dropout so that policy = reference at its start)."
     for m in model.modules():
@@ -147,6 +159,7 @@ def caption_items(feats, ids, mask) -> list[dict]:
     if not len(feats) == len(ids) == len(mask): raise ValueError(f"{len(feats)} images but {len(ids)} captions")
     return [dict(feats=f, ids=i, mask=m) for f, i, m in zip(feats, ids, mask)]
 
+# %% ../nbs/14_pref_align.ipynb #a916ec3d
 def preference_items(feats, chosen: tuple, rejected: tuple) -> list[dict]:
     "Stage-2 items: {'feats', 'chosen_ids', 'chosen_mask', 'rejected_ids', 'rejected_mask'} per pair."
     feats = torch.as_tensor(np.asarray(feats), dtype=torch.float32)
@@ -154,6 +167,7 @@ def preference_items(feats, chosen: tuple, rejected: tuple) -> list[dict]:
     return [dict(feats=f, chosen_ids=ci, chosen_mask=cm, rejected_ids=ri, rejected_mask=rm)
             for f, ci, cm, ri, rm in zip(feats, *chosen, *rejected)]
 
+# %% ../nbs/14_pref_align.ipynb #e47190ef
 def trim_collate(items: list[dict]) -> dict:
     "`default_collate`, then drop padding columns unused by every caption of the batch."
     b = default_collate(items)
@@ -170,6 +184,7 @@ def stage1_loss(model: PrefCaptioner, batch: dict, ntxent, lm_weight: float = 1.
     lm = model.lm_loss(batch["feats"], batch["ids"], batch["mask"])
     return {"loss": con + lm_weight * lm, "nt_xent": con.detach(), "lm": lm.detach()}
 
+# %% ../nbs/14_pref_align.ipynb #28b910ce
 def _pair_logps(model, batch):
     "Policy log-probs of chosen and rejected captions in one forward pass."
     n = max(batch["chosen_ids"].shape[1], batch["rejected_ids"].shape[1])
@@ -191,6 +206,7 @@ def dpo_loss(model: PrefCaptioner, batch: dict, beta: float = 0.1, sft_weight: f
         out.update(loss=dpo + sft_weight * sft, sft=sft.detach())
     return out
 
+# %% ../nbs/14_pref_align.ipynb #f3cd534d
 @torch.no_grad()
 def reference_logps(reference: PrefCaptioner, items: list[dict], batch_size: int = 64, device="cpu") -> list[dict]:
     "Add the frozen reference's summed log-probs ('ref_chosen', 'ref_rejected') to each preference item."
@@ -216,6 +232,7 @@ def embed_all(model: PrefCaptioner, items: list[dict], batch_size: int = 128, de
         img.append(model.image_embed(b["feats"]).cpu()); txt.append(model.text_embed(b["ids"], b["mask"]).cpu())
     return torch.cat(img).numpy(), torch.cat(txt).numpy()
 
+# %% ../nbs/14_pref_align.ipynb #fef87bca
 @torch.no_grad()
 def generate_captions(model: PrefCaptioner, feats, tokenizer, batch_size: int = 128, max_new_tokens: int = 48,
                       device="cpu") -> list[str]:
@@ -231,6 +248,7 @@ def _captions(model, feats, tokenizer, batch_size, max_new_tokens, device, tempe
         out += decode_captions(tokenizer, ids.cpu())
     return out
 
+# %% ../nbs/14_pref_align.ipynb #71dacc49
 @torch.no_grad()
 def sample_captions(model: PrefCaptioner, feats, tokenizer, n_samples: int = 4, temperature: float = 1.0, batch_size: int = 256,
                     max_new_tokens: int = 48, seed: int = 0, device="cpu") -> list[list[str]]:
@@ -242,6 +260,7 @@ def sample_captions(model: PrefCaptioner, feats, tokenizer, n_samples: int = 4, 
         out = _captions(model, rep, tokenizer, batch_size, max_new_tokens, device, temperature)
     return [out[i * n_samples:(i + 1) * n_samples] for i in range(len(feats))]
 
+# %% ../nbs/14_pref_align.ipynb #799cc7f0
 @torch.no_grad()
 def preference_scores(model: PrefCaptioner, items: list[dict], batch_size: int = 64, device="cpu") -> dict:
     "Per pair: 'chosen' and 'rejected' summed log-probs under `model` (N-arrays)."
@@ -276,6 +295,7 @@ def heldout_frames(records: dict, feats, emb, pairs: list[dict]) -> dict:
     return dict(feats=feats[:n], emb=emb[:n], captions=records["captions"][:n], pairs=pairs, ids=[str(i) for i in records["ids"][:n]],
                 attributes=None if records["attributes"] is None else records["attributes"][:n])
 
+# %% ../nbs/14_pref_align.ipynb #a4696853
 def evaluate(model: PrefCaptioner, tokenizer, heldout: dict, text_encoder, reference: PrefCaptioner | None = None,
              beta: float = 0.1, bert_n: int | None = 300, max_new_tokens: int = 48, device="cpu") -> Evaluation:
     """Greedy captions of `heldout_frames`, scored (`text_encoder` embeds them for CLIPScore), and the model's ranking of
@@ -310,6 +330,7 @@ def predict(image_path, checkpoint) -> str:
                            kind=data.get("vision_features", "embedding"))
     return generate_captions(loaded.model, feats, loaded.tokenizer, max_new_tokens=loaded.cfg.max_len - 2)[0]
 
+# %% ../nbs/14_pref_align.ipynb #a5c37506
 def evaluate_checkpoint(path, split: str = "test", n_stories: int | None = None, bert_n: int = 300, **kw) -> dict:
     "Re-score a saved captioner (and its reference) on a held-out StoryWorld split: caption metrics and preference accuracy."
     from storylab.backbones import ImageEncoder

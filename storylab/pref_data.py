@@ -19,6 +19,7 @@ __all__ = ['CC_HUB_ID', 'PAIRS_HUB_ID', 'storyworld_records', 'more_pairs', 'loa
 CC_HUB_ID = "pixparse/cc3m-wds"                 # Conceptual Captions 3M with the images, as webdataset shards
 PAIRS_HUB_ID = "openbmb/RLAIF-V-Dataset"        # image, question, chosen, rejected
 
+# %% ../nbs/14b_pref_data.ipynb #6e982e34
 def storyworld_records(split: str, n_stories: int, seed: int = 0, image_size: int = 64) -> dict:
     "A StoryWorld split as {'images' (N×H×W×3), 'captions', 'chosen', 'rejected', 'error_kind', 'attributes', 'ids'}."
     from storylab.data import load_stories
@@ -30,6 +31,7 @@ def storyworld_records(split: str, n_stories: int, seed: int = 0, image_size: in
                 error_kind=[p["error_kind"] for p in pairs], attributes=[p["attributes"] for p in pairs],
                 ids=[f"{p['story_id']}/{p['frame']}" for p in pairs])
 
+# %% ../nbs/14b_pref_data.ipynb #20f41b7b
 def more_pairs(split: str, n_stories: int, seed: int = 0, image_size: int = 64, pairs_per_frame: int = 1) -> dict:
     """`pairs_per_frame` chosen/rejected pairs per frame of a StoryWorld split (other rejected captions each round):
     {'frame' (index into `storyworld_records`' frames), 'chosen', 'rejected', 'error_kind'}; round 0 is `storyworld_records`' own."""
@@ -44,6 +46,7 @@ def more_pairs(split: str, n_stories: int, seed: int = 0, image_size: int = 64, 
     out["frame"] = np.array(out["frame"])
     return out
 
+# %% ../nbs/14b_pref_data.ipynb #a57f214b
 def _hub_images(col, image_size):
     return np.stack([np.asarray(im.convert("RGB").resize((image_size, image_size))) for im in col])
 
@@ -56,6 +59,7 @@ def load_conceptual_captions(split: str = "train", limit: int = 25_000, image_si
     return dict(images=_hub_images([r.get("jpg") or r.get("image") for r in rows], image_size), captions=caps,
                 chosen=caps, rejected=None, attributes=None, ids=[str(i) for i in range(len(rows))])
 
+# %% ../nbs/14b_pref_data.ipynb #75368872
 def load_hub_pairs(split: str = "train", limit: int = 5_000, image_size: int = 224, repo_id: str = PAIRS_HUB_ID,
                    valid_frac: float = 0.1) -> dict:
     "Image-grounded chosen/rejected pairs from the hub; a fixed `valid_frac` of them is the held-out split."
@@ -96,6 +100,7 @@ def special_ids(tokenizer) -> dict:
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
     return dict(bos=bos, eos=eos, pad=pad)
 
+# %% ../nbs/14b_pref_data.ipynb #8058f5fa
 def encode_captions(tokenizer, captions: list[str], max_len: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
     "`BOS caption EOS` token ids (N×max_len, right-padded) and their mask; longer captions are cut (EOS kept)."
     sp = special_ids(tokenizer)
@@ -107,6 +112,7 @@ def encode_captions(tokenizer, captions: list[str], max_len: int = 64) -> tuple[
         ids[i, :len(toks)], mask[i, :len(toks)] = torch.tensor(toks), 1
     return ids, mask
 
+# %% ../nbs/14b_pref_data.ipynb #13edb675
 def decode_captions(tokenizer, ids: torch.Tensor) -> list[str]:
     "Generated ids (without the BOS) → text, cut at the first EOS."
     eos = special_ids(tokenizer)["eos"]
@@ -128,6 +134,7 @@ def storyclip_feature_map(tower, images: np.ndarray, batch_size: int = 256) -> n
         out.append(tower.features(x).flatten(2).transpose(1, 2).float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 16, tower.head[1].in_features // 16), np.float32)
 
+# %% ../nbs/14b_pref_data.ipynb #84330e45
 @torch.no_grad()
 def clip_patch_tokens(images: np.ndarray, hub_id: str | None = None, batch_size: int = 64) -> np.ndarray:
     "CLIP ViT's final-layer tokens (class + patches, after post_layernorm) of uint8 N×H×W×3 frames: float32 N×T×D."
@@ -139,6 +146,7 @@ def clip_patch_tokens(images: np.ndarray, hub_id: str | None = None, batch_size:
         out.append(vm.post_layernorm(vm(pixel_values=pix).last_hidden_state).float().cpu().numpy())
     return np.concatenate(out)
 
+# %% ../nbs/14b_pref_data.ipynb #b828ef77
 class FeatureMapEncoder:
     "An `ImageEncoder`'s spatial feature map as an encoder for `cached_encode`: `encode(uint8 N×H×W×3) -> float32 N×T×D`."
     def __init__(self, encoder):
@@ -152,6 +160,7 @@ class FeatureMapEncoder:
         if self.encoder.name == "storyclip": return storyclip_feature_map(self.encoder.model, images, batch_size)
         return clip_patch_tokens(images, self.encoder.hub_id, min(batch_size, 64))
 
+# %% ../nbs/14b_pref_data.ipynb #d56651b9
 def frame_features(images: np.ndarray, encoder: str = "storyclip", encoder_preset: str = "cpu", key_data=None,
                    kind: str = "embedding", clip_id: str | None = None) -> np.ndarray:
     """Frozen image features of N×H×W×3 uint8 frames through the embedding cache (`key_data` names the frames,

@@ -97,12 +97,14 @@ def _scores_on_tokens(gts: dict, res: dict, with_meteor: bool) -> tuple[dict, di
 def caption_scores(refs: dict, hyps: dict, per_item: bool = False, java: bool | None = None) -> CaptionScores:
     "BLEU-1..4, METEOR, ROUGE-L, CIDEr of `hyps` {id: caption} against `refs` {id: [captions]} (pycocoevalcap)."
     gts, res = check_caption_inputs(refs, hyps)
+    asked_off = java is False   # a caller that turns Java off on purpose is not warned that it is missing
     if java is None: java = java_available()
     gts, res = tokenize_pair(gts, res, java)
     total, items = _scores_on_tokens(gts, res, with_meteor=java)
     out = CaptionScores(total)
     out.tokenizer, out.missing = ("ptb" if java else "simple"), {}
-    if not java:
+    if asked_off: out.missing["METEOR"] = "java=False was asked (METEOR and the PTB tokenizer are Java programs)"
+    elif not java:
         out.missing["METEOR"] = "java not found on PATH (METEOR and the PTB tokenizer are Java programs); install a JRE"
         warnings.warn("caption_scores: METEOR skipped and captions tokenised without PTB: " + out.missing["METEOR"])
     if per_item: out.per_item = items

@@ -18,43 +18,49 @@ __all__ = ['VOCAB', 'START', 'N_TOKENS', 'CHAR_ID', 'Config', 'TASKS', 'arithmet
            'teacher_inputs', 'greedy_decode', 'Seq2SeqConfig', 'build', 'make_task', 'task_config', 'train_task',
            'digit_images', 'digit_accuracy', 'evaluate', 'save', 'load', 'evaluate_checkpoint']
 
-# %% ../nbs/13_seq2seq.ipynb #8b12e45e
+# %% ../nbs/13_seq2seq.ipynb #a946a3ae
 VOCAB = " 0123456789+-"
 START = len(VOCAB)              # the decoder's start token, one past the vocabulary
 N_TOKENS = len(VOCAB) + 1
 CHAR_ID = {c: i for i, c in enumerate(VOCAB)}
 
+# %% ../nbs/13_seq2seq.ipynb #1a9ba9a9
 def arithmetic_expressions(digits: int = 2, ops: str = "+-") -> list[tuple[int, str, int]]:
     "Every `(a, op, b)` with `0 <= a, b < 10**digits`."
     n = 10 ** digits
     return [(a, op, b) for a in range(n) for b in range(n) for op in ops]
 
+# %% ../nbs/13_seq2seq.ipynb #541b5f49
 def split_expressions(exprs, train_frac: float, seed: int = 0):
     "A seeded split into (train, held_out) lists; `train_frac` of them for training."
     if not 0 < train_frac < 1: raise ValueError(f"train_frac must be in (0, 1), got {train_frac}")
     idx = np.random.default_rng(seed).permutation(len(exprs)); k = int(round(train_frac * len(exprs)))
     return [exprs[i] for i in idx[:k]], [exprs[i] for i in idx[k:]]
 
+# %% ../nbs/13_seq2seq.ipynb #5ed81534
 def expression_text(a: int, op: str, b: int, digits: int) -> str:
     "The source: both operands right-aligned in `digits` characters, e.g. `'12+ 7'`."
     return f"{a:>{digits}}{op}{b:>{digits}}"
 
+# %% ../nbs/13_seq2seq.ipynb #38f5561f
 def answer_text(a: int, op: str, b: int, digits: int) -> str:
     "The answer right-aligned in `digits + 1` characters (room for a carry or a minus sign)."
     if op not in "+-": raise ValueError(f"unknown operator {op!r} in {a}{op}{b}")
     return f"{a + b if op == '+' else a - b:>{digits + 1}}"
 
+# %% ../nbs/13_seq2seq.ipynb #00febefe
 def encode_text(texts, reverse: bool = False) -> np.ndarray:
     "Strings of equal length → int array of character ids (optionally each string reversed)."
     try: return np.array([[CHAR_ID[c] for c in (t[::-1] if reverse else t)] for t in texts], np.int32)
     except KeyError as e: raise ValueError(f"character {e.args[0]!r} is not in the vocabulary {VOCAB!r}") from None
 
+# %% ../nbs/13_seq2seq.ipynb #aa60fc82
 def decode_text(ids, reverse: bool = False) -> list[str]:
     "Inverse of `encode_text`; the start token and unknown ids read as '?'."
     out = ["".join(VOCAB[i] if 0 <= i < len(VOCAB) else "?" for i in row) for row in np.asarray(ids)]
     return [s[::-1] for s in out] if reverse else out
 
-# %% ../nbs/13_seq2seq.ipynb #b9123288
+# %% ../nbs/13_seq2seq.ipynb #727b826e
 def operator_glyph(op: str, rng=None, size: int = 28) -> np.ndarray:
     "A hand-drawn-looking `+` or `-` glyph, `(size, size, 1)` in [0, 1]."
     rng = rng or np.random.default_rng(0)
@@ -65,6 +71,7 @@ def operator_glyph(op: str, rng=None, size: int = 28) -> np.ndarray:
     elif op != "-": raise ValueError(f"no glyph for {op!r}")
     return img[..., None]
 
+# %% ../nbs/13_seq2seq.ipynb #8834575e
 class DigitRenderer:
     """Renders strings of `VOCAB` as image sequences: each digit a random real image of it, each operator one of
     `n_glyphs` drawn glyphs, a space blank. Every image comes from one fixed `bank`, so `index` can say which
@@ -89,8 +96,7 @@ class DigitRenderer:
         "`(n, len, h, w, 1)` images for `n` equal-length strings."
         return self.bank[self.index(texts)]
 
-
-# %% ../nbs/13_seq2seq.ipynb #df12ba26
+# %% ../nbs/13_seq2seq.ipynb #d9325774
 def character_images(x: np.ndarray, y: np.ndarray, n_other: int | None = None, seed: int = 0):
     """Training data for a reader of every source character: digit images `x` labelled with their `VOCAB` ids, plus
     `n_other` (default: as many as the rarest digit) drawn `+` glyphs, `−` glyphs and blanks."""
@@ -102,6 +108,7 @@ def character_images(x: np.ndarray, y: np.ndarray, n_other: int | None = None, s
                          [CHAR_ID[" "]] * n_other]).astype(np.int64)
     return xs, ys
 
+# %% ../nbs/13_seq2seq.ipynb #fda7f358
 _READER = dict(feature_dim=128, convs=2)   # the character reader's architecture: `digit_classifier`'s settings
 
 def train_reader(x: np.ndarray, y: np.ndarray, epochs: int = 15, seed: int = 0, augment: bool = True, backup=None,
@@ -113,6 +120,7 @@ def train_reader(x: np.ndarray, y: np.ndarray, epochs: int = 15, seed: int = 0, 
     return train_classifier(*character_images(x, y, seed=seed), epochs=epochs, batch_size=64, **_READER,
                             augment=augment, lr=2e-3, cosine=True, backup=backup, seed=seed, epoch_delay=epoch_delay)
 
+# %% ../nbs/13_seq2seq.ipynb #eee0c0fb
 def read_characters(reader: keras.Model, images: np.ndarray, batch_size: int = 2048) -> np.ndarray:
     "Character images `(n, len, h, w, c)` → the reader's probabilities over `VOCAB`, `(n, len, len(VOCAB))`."
     n, length = images.shape[:2]
@@ -120,13 +128,13 @@ def read_characters(reader: keras.Model, images: np.ndarray, batch_size: int = 2
     if p.shape[-1] != len(VOCAB): raise ValueError(f"the reader has {p.shape[-1]} classes; a character reader needs {len(VOCAB)}")
     return p.reshape(n, length, -1).astype(np.float32)
 
+# %% ../nbs/13_seq2seq.ipynb #57fa91fb
 def reader_digit_accuracy(reader: keras.Model, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     "Per image of a digit: 1.0 where the reader reads it as its label `y`."
     pred = reader.predict(np.asarray(x, np.float32), batch_size=2048, verbose=0).argmax(-1)
     return (pred == np.array([CHAR_ID[str(int(d))] for d in y])).astype(float)
 
-
-# %% ../nbs/13_seq2seq.ipynb #24dadcf4
+# %% ../nbs/13_seq2seq.ipynb #570e2d07
 def build_seq2seq(in_len: int, out_len: int, units: int = 128, depth: int = 1, image_out: bool = False, image_shape=(28, 28, 1), attention: bool = True) -> keras.Model:
     """Encoder–decoder LSTMs. Inputs: `[source_ids, previous_answer_ids]`; outputs: answer-character
     probabilities `(n, out_len, N_TOKENS)`, plus images `(n, out_len, *image_shape)` when `image_out`."""
@@ -148,10 +156,12 @@ def build_seq2seq(in_len: int, out_len: int, units: int = 128, depth: int = 1, i
         outputs["images"] = layers.Reshape((out_len, *image_shape), name="images")(px)
     return keras.Model([src, prev], outputs, name="seq2seq")
 
+# %% ../nbs/13_seq2seq.ipynb #cdcb970a
 def teacher_inputs(target_ids: np.ndarray) -> np.ndarray:
     "The decoder's inputs under teacher forcing: START, then the target shifted right by one."
     return np.concatenate([np.full((len(target_ids), 1), START, np.int32), target_ids[:, :-1]], 1)
 
+# %% ../nbs/13_seq2seq.ipynb #8a81d766
 def greedy_decode(model: keras.Model, source, out_len: int, batch_size: int = 1024) -> dict:
     """Answer `source` feeding back the model's own previous characters through storylab's one decoding loop
     (chapter 05b); returns the model's outputs (numpy) for the answer it wrote. Each step re-runs the whole Keras
@@ -187,7 +197,7 @@ def build(cfg: Seq2SeqConfig) -> keras.Model:
     "A fresh model of `cfg`, weights as initialised (`build_seq2seq`)."
     return build_seq2seq(cfg.in_len, cfg.out_len, cfg.units, cfg.depth, cfg.image_out, cfg.image_shape, cfg.attention)
 
-# %% ../nbs/13_seq2seq.ipynb #3bd04a51
+# %% ../nbs/13_seq2seq.ipynb #a505a13d
 TASKS = ("text2text", "image2text", "text2image")
 
 def _read_sources(render: DigitRenderer, reader, texts):
@@ -197,6 +207,7 @@ def _read_sources(render: DigitRenderer, reader, texts):
     read = read_characters(reader, render.bank[None]).argmax(-1)[0].astype(np.int32)
     return read[idx], render.bank[idx[:16]]
 
+# %% ../nbs/13_seq2seq.ipynb #4019ee5e
 def make_task(task: str, train_frac: float, digits: int = 2, seed: int = 0, digit_data=None, reverse: bool = True,
               reader: keras.Model | None = None, max_held_out: int = 0) -> dict:
     """Arrays of one task: `x_*` sources (character ids; for image2text, of the characters the `reader` read),
@@ -288,11 +299,12 @@ def evaluate(model: keras.Model, data: dict, reader: keras.Model | None = None, 
     return Evaluation({k: float(v.mean()) for k, v in items.items()}, rows, {k: v.tolist() for k, v in items.items()},
                       {k: bootstrap_ci(v) for k, v in items.items()})
 
-# %% ../nbs/13_seq2seq.ipynb #0d8ddb17
+# %% ../nbs/13_seq2seq.ipynb #1095b819
 def save(path, model: keras.Model, cfg: Seq2SeqConfig, tokenizer=None, **extra) -> Path:
     "Save `model` and its `cfg` in one checkpoint, with `extra` (`data`: the `make_task` settings; `reader`: its weights)."
     return save_system(path, model, cfg, tokenizer, **extra)
 
+# %% ../nbs/13_seq2seq.ipynb #8352edd6
 def load(path, expect: Seq2SeqConfig | None = None) -> Loaded:
     "The model `save` wrote, rebuilt by `build` (with `expect`, a checkpoint of another config is refused)."
     return load_system(path, Seq2SeqConfig, build, expect)

@@ -148,17 +148,6 @@ PAIRS = [("coconut", "cot"), ("coconut", "no_cot"), ("coconut", "pause"), ("cot"
 VOLATILE = {"wall_s", "peak_rss_mb", "finished_at", "run_dir", "cpu_threads", "figures", "params"}
 
 
-@pytest.fixture(scope="module")
-def prosqa_home(tmp_path_factory):
-    "A STORYLAB_HOME with one smoke run of `prosqa` (`reports/runs/prosqa/smoke`), shared by the tests below."
-    from conftest import storylab
-    home = tmp_path_factory.mktemp("prosqa_home")
-    (REPO / "cache").mkdir(exist_ok=True); (home / "cache").symlink_to(REPO / "cache")
-    env = _env(home)
-    storylab("storylab-run", "prosqa", "--preset", "smoke", "--name", "smoke", env=env)
-    return home
-
-
 def _env(home, **extra):
     return {**os.environ, "STORYLAB_HOME": str(home), "STORYLAB_EXPERIMENTS": str(REPO / "nbs" / "experiments"),
             "TF_CPP_MIN_LOG_LEVEL": "2", **extra}
@@ -168,8 +157,9 @@ def _run(home, name):
     return home / "reports" / "runs" / "prosqa" / name
 
 
-def test_smoke_experiment_records_every_mode_and_the_paired_differences(prosqa_home):
-    run = _run(prosqa_home, "smoke")
+def test_smoke_experiment_records_every_mode_and_the_paired_differences(smoke_home):
+    "The session's smoke run of `prosqa` (made with every experiment by `smoke_home`)."
+    run = _run(smoke_home, "smoke")
     rec = json.loads((run / "metrics.json").read_text())
     m, n = rec["metrics"], int(rec["metrics"]["n_test"])
     assert rec["experiment"] == "prosqa" and rec["headline"] == "accuracy_coconut"
@@ -196,12 +186,12 @@ def test_smoke_experiment_records_every_mode_and_the_paired_differences(prosqa_h
         assert sum(r["answer"] == r["gold"] for r in mine) / n == pytest.approx(m[f"accuracy_{mode}"], abs=1e-12)
 
 
-def test_resume_mid_curriculum_ends_where_an_unbroken_run_ends(prosqa_home):
+def test_resume_mid_curriculum_ends_where_an_unbroken_run_ends(home, smoke_home):
     "Stop every mode after stage 0, resume: stage 0 is not trained again, and records and predictions equal the unbroken run."
     from conftest import storylab
-    ref = json.loads((_run(prosqa_home, "smoke") / "metrics.json").read_text())
-    env = _env(prosqa_home, STORYLAB_THREADS=str(ref["cpu_threads"]), PYTHONHASHSEED="4242")
-    run = _run(prosqa_home, "r")
+    ref = json.loads((_run(smoke_home, "smoke") / "metrics.json").read_text())
+    env = _env(home, STORYLAB_THREADS=str(ref["cpu_threads"]), PYTHONHASHSEED="4242")
+    run = _run(home, "r")
     storylab("storylab-run", "prosqa", "--preset", "smoke", "-p", "stop_after_stage", "0", "--name", "r", env=env)
     for mode in MODES:
         assert (run / "checkpoints" / mode / "stage0" / "done.json").exists() and not (run / "checkpoints" / mode / "stage1").exists()
@@ -213,4 +203,4 @@ def test_resume_mid_curriculum_ends_where_an_unbroken_run_ends(prosqa_home):
     rec = json.loads((run / "metrics.json").read_text())
     diff = {k for k in set(rec) | set(ref) if k not in VOLATILE and rec.get(k) != ref.get(k)}
     assert not diff, {k: (rec.get(k), ref.get(k)) for k in diff}
-    assert (run / "predictions.jsonl").read_text() == (_run(prosqa_home, "smoke") / "predictions.jsonl").read_text()
+    assert (run / "predictions.jsonl").read_text() == (_run(smoke_home, "smoke") / "predictions.jsonl").read_text()

@@ -17,11 +17,11 @@ from fastcore.basics import patch
 from .decoding import decode, last_token_step
 from .ae_gru_data import WordVocab, StorySamples, iter_batches, window_ids
 from .metrics import bootstrap_ci, frame_scores
-from .system import Evaluation, Loaded, load_system, save_system
+from .system import Evaluation, Loaded, system_io
 
 # %% auto #0
-__all__ = ['RENDERS', 'Config', 'ConvAutoencoder', 'ae_loss', 'CaptionEncoder', 'LatentTransition', 'StoryModel', 'story_loss',
-           'AEGRUConfig', 'build', 'save', 'load', 'predict_all', 'teacher_forced_accuracy', 'caption_results', 'score',
+__all__ = ['RENDERS', 'Config', 'save', 'load', 'ConvAutoencoder', 'ae_loss', 'CaptionEncoder', 'LatentTransition', 'StoryModel',
+           'story_loss', 'AEGRUConfig', 'build', 'predict_all', 'teacher_forced_accuracy', 'caption_results', 'score',
            'evaluate', 'evaluate_checkpoint']
 
 # %% ../nbs/11_ae_gru.ipynb #574f4f41
@@ -263,14 +263,7 @@ def build(cfg: AEGRUConfig) -> StoryModel:
                       cfg.transition_width, cfg.story_channels)
 
 # %% ../nbs/11_ae_gru.ipynb #45eb1bdc
-def save(path, model: StoryModel, cfg: AEGRUConfig, tokenizer: WordVocab | None = None, **extra) -> Path:
-    "One checkpoint file: the weights, `cfg`, the vocabulary and `extra` (`data=`: the settings of the test split)."
-    return save_system(path, model, cfg, tokenizer, **extra)
-
-# %% ../nbs/11_ae_gru.ipynb #5f0da614
-def load(path, expect: AEGRUConfig | None = None) -> Loaded:
-    "A `save`d model back (in eval mode) with its config, vocabulary and extras; with `expect`, refuse another config."
-    return load_system(path, AEGRUConfig, build, expect)
+save, load = system_io(AEGRUConfig, build)   # the contract's save and load (chapter 05c)
 
 # %% ../nbs/11_ae_gru.ipynb #26c70446
 @torch.no_grad()

@@ -19,14 +19,14 @@ from .core import load_checkpoint, atomic_write_json
 from .train import Trainer
 from .decoding import decode, generate, last_token_step
 from .coconut_data import AOKVQA_HUB_ID, load_question_splits, frame_features, question_ids
-from .system import Evaluation, Loaded, save_system, load_system
+from .system import Evaluation, Loaded, system_io
 
 # %% auto #0
 __all__ = ['START_LATENT', 'END_LATENT', 'LATENT', 'MODES', 'ABLATIONS', 'FEEDBACK_MODES', 'LATENT_MODES', 'ANSWER_MARK',
-           'Config', 'question_text', 'answer_text', 'target_text', 'parse_answer', 'add_latent_tokens', 'stage_layout',
-           'encode_example', 'collate_examples', 'Coconut', 'coconut_loss', 'CurriculumConfig', 'train_curriculum',
-           'prediction_rows', 'evaluate', 'latent_thoughts', 'nearest_tokens', 'CoconutConfig', 'config_for', 'wrap_lm',
-           'build', 'save', 'load', 'evaluate_checkpoint']
+           'Config', 'save', 'load', 'question_text', 'answer_text', 'target_text', 'parse_answer', 'add_latent_tokens',
+           'stage_layout', 'encode_example', 'collate_examples', 'Coconut', 'coconut_loss', 'CurriculumConfig',
+           'train_curriculum', 'prediction_rows', 'evaluate', 'latent_thoughts', 'nearest_tokens', 'CoconutConfig',
+           'config_for', 'wrap_lm', 'build', 'evaluate_checkpoint']
 
 # %% ../nbs/15_coconut.ipynb #d7dfe651
 START_LATENT, END_LATENT, LATENT = "<|start-latent|>", "<|end-latent|>", "<|latent|>"
@@ -357,13 +357,7 @@ def build(cfg: CoconutConfig) -> Coconut:
     return wrap_lm(GPT2LMHeadModel(GPT2Config.from_dict(cfg.lm)), cfg)
 
 # %% ../nbs/15_coconut.ipynb #3c547370
-def save(path, model: Coconut, cfg: CoconutConfig, tokenizer=None, **extra) -> Path:
-    "Save the model, its config, its tokenizer and `extra` (the `curriculum`, the `data` settings) in one checkpoint file."
-    return save_system(path, model, cfg, tokenizer, **extra)
-
-def load(path, expect: CoconutConfig | None = None) -> Loaded:
-    "(model, cfg, tokenizer, extra) of a `save` checkpoint, the model rebuilt by `build`; `expect`: refuse another config."
-    return load_system(path, CoconutConfig, build, expect)
+save, load = system_io(CoconutConfig, build)   # the contract's save and load (chapter 05c)
 
 # %% ../nbs/15_coconut.ipynb #7cd7b53c
 def evaluate_checkpoint(path, split: str = "test", **overrides) -> dict:

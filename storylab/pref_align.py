@@ -19,13 +19,13 @@ from transformers import GPT2Config, GPT2LMHeadModel, GPT2Model
 from .metrics import bootstrap_ci, caption_report, preference_report
 from .pref_data import special_ids, encode_captions, decode_captions
 from .pref_data import storyworld_records, frame_features
-from .system import Evaluation, Loaded, load_system, save_system
+from .system import Evaluation, Loaded, system_io
 
 # %% auto #0
-__all__ = ['Config', 'PrefCaptioner', 'CaptionerConfig', 'build', 'build_pretrained', 'set_dropout', 'caption_items',
-           'preference_items', 'trim_collate', 'stage1_loss', 'dpo_loss', 'reference_logps', 'embed_all',
-           'generate_captions', 'sample_captions', 'preference_scores', 'save', 'load', 'load_reference',
-           'heldout_frames', 'evaluate', 'predict', 'evaluate_checkpoint']
+__all__ = ['Config', 'save', 'load', 'PrefCaptioner', 'CaptionerConfig', 'build', 'build_pretrained', 'set_dropout',
+           'caption_items', 'preference_items', 'trim_collate', 'stage1_loss', 'dpo_loss', 'reference_logps',
+           'embed_all', 'generate_captions', 'sample_captions', 'preference_scores', 'load_reference', 'heldout_frames',
+           'evaluate', 'predict', 'evaluate_checkpoint']
 
 # %% ../nbs/14_pref_align.ipynb #cc2f5b5c
 class PrefCaptioner(nn.Module):
@@ -270,13 +270,7 @@ def preference_scores(model: PrefCaptioner, items: list[dict], batch_size: int =
     return {"chosen": torch.cat(pc).numpy(), "rejected": torch.cat(pr).numpy()}
 
 # %% ../nbs/14_pref_align.ipynb #4bb37a10
-def save(path, model: PrefCaptioner, cfg: CaptionerConfig, tokenizer=None, **extra) -> Path:
-    "Save a captioner, its config and tokenizer in one checkpoint; `extra`: e.g. `reference=` (a state_dict) and `data=` settings."
-    return save_system(path, model, cfg, tokenizer, **extra)
-
-def load(path, expect: CaptionerConfig | None = None) -> Loaded:
-    "A saved captioner (in eval mode), its config, tokenizer and extras; with `expect`, refuse one saved from another config."
-    return load_system(path, CaptionerConfig, build, expect)
+save, load = system_io(CaptionerConfig, build)   # the contract's save and load (chapter 05c)
 
 def load_reference(loaded: Loaded) -> PrefCaptioner | None:
     "The frozen reference saved with a policy (`save(..., reference=state_dict)`), in eval mode; None when there is none."

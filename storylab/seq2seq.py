@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import keras
 from keras import layers
-from .system import Evaluation, Loaded, load_system, save_system
+from .system import Evaluation, Loaded, system_io
 
 # %% auto #0
-__all__ = ['VOCAB', 'START', 'N_TOKENS', 'CHAR_ID', 'Config', 'TASKS', 'arithmetic_expressions', 'split_expressions',
-           'expression_text', 'answer_text', 'encode_text', 'decode_text', 'operator_glyph', 'DigitRenderer',
-           'character_images', 'train_reader', 'read_characters', 'reader_digit_accuracy', 'build_seq2seq',
-           'teacher_inputs', 'greedy_decode', 'Seq2SeqConfig', 'build', 'make_task', 'task_config', 'train_task',
-           'digit_images', 'digit_accuracy', 'evaluate', 'save', 'load', 'evaluate_checkpoint']
+__all__ = ['VOCAB', 'START', 'N_TOKENS', 'CHAR_ID', 'Config', 'TASKS', 'save', 'load', 'arithmetic_expressions',
+           'split_expressions', 'expression_text', 'answer_text', 'encode_text', 'decode_text', 'operator_glyph',
+           'DigitRenderer', 'character_images', 'train_reader', 'read_characters', 'reader_digit_accuracy',
+           'build_seq2seq', 'teacher_inputs', 'greedy_decode', 'Seq2SeqConfig', 'build', 'make_task', 'task_config',
+           'train_task', 'digit_images', 'digit_accuracy', 'evaluate', 'evaluate_checkpoint']
 
 # %% ../nbs/13_seq2seq.ipynb #a946a3ae
 VOCAB = " 0123456789+-"
@@ -300,14 +300,7 @@ def evaluate(model: keras.Model, data: dict, reader: keras.Model | None = None, 
                       {k: bootstrap_ci(v) for k, v in items.items()})
 
 # %% ../nbs/13_seq2seq.ipynb #1095b819
-def save(path, model: keras.Model, cfg: Seq2SeqConfig, tokenizer=None, **extra) -> Path:
-    "Save `model` and its `cfg` in one checkpoint, with `extra` (`data`: the `make_task` settings; `reader`: its weights)."
-    return save_system(path, model, cfg, tokenizer, **extra)
-
-# %% ../nbs/13_seq2seq.ipynb #8352edd6
-def load(path, expect: Seq2SeqConfig | None = None) -> Loaded:
-    "The model `save` wrote, rebuilt by `build` (with `expect`, a checkpoint of another config is refused)."
-    return load_system(path, Seq2SeqConfig, build, expect)
+save, load = system_io(Seq2SeqConfig, build)   # the contract's save and load (chapter 05c)
 
 # %% ../nbs/13_seq2seq.ipynb #5dae5300
 def evaluate_checkpoint(path, split: str = "test", **overrides) -> dict:

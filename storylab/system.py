@@ -13,7 +13,7 @@ from .core import CheckpointError, ConfigMismatchError, config_diff, load_checkp
 
 # %% auto #0
 __all__ = ['SYSTEMS', 'Evaluation', 'tokenizer_state', 'tokenizer_from_state', 'model_weights', 'set_model_weights', 'Loaded',
-           'save_system', 'config_from', 'load_system']
+           'save_system', 'config_from', 'load_system', 'system_io']
 
 # %% ../nbs/05c_system.ipynb #485389d8
 @dataclass
@@ -82,6 +82,7 @@ class Loaded(NamedTuple):
 def save_system(path, model, cfg, tokenizer=None, **extra) -> Path:
     "Save `model`'s weights, its config dataclass `cfg`, its tokenizer and `extra` in one checkpoint file (atomically)."
     if not dataclasses.is_dataclass(cfg): raise TypeError(f"cfg must be a system's Config dataclass, got {type(cfg).__name__}")
+    if getattr(model, "cfg", cfg) != cfg: raise ValueError("cfg is not the config this model was built from (model.cfg)")
     state = {"model": model_weights(model), "tokenizer": tokenizer_state(tokenizer), "extra": extra}
     return save_checkpoint(path, state, {"system": type(cfg).__name__, **dataclasses.asdict(cfg)})
 
@@ -108,6 +109,20 @@ def load_system(path, config_cls, build: Callable, expect=None, map_location="cp
     model = set_model_weights(build(cfg), ck["state"]["model"])
     if hasattr(model, "eval"): model.eval()
     return Loaded(model, cfg, tokenizer_from_state(ck["state"]["tokenizer"]), ck["state"].get("extra", {}))
+
+# %% ../nbs/05c_system.ipynb #2180d0e1
+def system_io(config_cls, build: Callable) -> tuple[Callable, Callable]:
+    "The contract's `save(path, model, cfg, tokenizer=None, **extra)` and `load(path, expect=None)` for one system."
+    def save(path, model, cfg, tokenizer=None, **extra) -> Path:
+        if not isinstance(cfg, config_cls): raise TypeError(f"save: cfg must be a {config_cls.__name__}, got {type(cfg).__name__}")
+        return save_system(path, model, cfg, tokenizer, **extra)
+    def load(path, expect=None, map_location="cpu") -> Loaded:
+        return load_system(path, config_cls, build, expect, map_location)
+    name = config_cls.__name__
+    save.__doc__ = f"Save a model, its `{name}`, its tokenizer and `extra` in one checkpoint file (`save_system`)."
+    load.__doc__ = f"A `save`d model rebuilt by `build` (eval mode), its `{name}`, tokenizer and extras; `expect`: refuse another config."
+    for f in (save, load): f.__module__, f.__qualname__ = build.__module__, f.__name__
+    return save, load
 
 # %% ../nbs/05c_system.ipynb #23b90ca2
 SYSTEMS = {"story_gan": "storylab.story_gan", "ae_gru": "storylab.ae_gru", "seq2seq": "storylab.seq2seq",

@@ -17,7 +17,7 @@ from fastcore.basics import patch
 from .decoding import decode, last_token_step
 from .ae_gru_data import WordVocab, StorySamples, iter_batches, window_ids
 from .metrics import bootstrap_ci, frame_scores
-from .system import Evaluation, Loaded, system_io
+from .system import Evaluation, system_io
 
 # %% auto #0
 __all__ = ['RENDERS', 'Config', 'save', 'load', 'ConvAutoencoder', 'ae_loss', 'CaptionEncoder', 'LatentTransition', 'StoryModel',

@@ -19,7 +19,7 @@ from .core import load_checkpoint, atomic_write_json
 from .train import Trainer
 from .decoding import decode, generate, last_token_step
 from .coconut_data import AOKVQA_HUB_ID, load_question_splits, frame_features, question_ids
-from .system import Evaluation, Loaded, system_io
+from .system import Evaluation, system_io
 
 # %% auto #0
 __all__ = ['START_LATENT', 'END_LATENT', 'LATENT', 'MODES', 'ABLATIONS', 'FEEDBACK_MODES', 'LATENT_MODES', 'ANSWER_MARK',

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import keras
 from keras import layers
-from .system import Evaluation, Loaded, system_io
+from .system import Evaluation, system_io
 
 # %% auto #0
 __all__ = ['VOCAB', 'START', 'N_TOKENS', 'CHAR_ID', 'Config', 'TASKS', 'save', 'load', 'arithmetic_expressions',

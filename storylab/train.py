@@ -4,8 +4,8 @@
 
 # %% ../nbs/05_train.ipynb #147123ae
 from __future__ import annotations
-import math, time
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -16,8 +16,7 @@ from accelerate.utils import send_to_device   # moves every tensor of a nested b
 from fastcore.basics import patch
 from tqdm.auto import tqdm
 
-from .core import (NaNGuard, rng_state, set_rng_state, save_checkpoint, load_checkpoint,
-                           get_device, CheckpointError)
+from .core import NaNGuard, rng_state, set_rng_state, save_checkpoint, load_checkpoint
 
 # %% auto #0
 __all__ = ['Phase', 'Callback', 'epoch_batches', 'Trainer', 'toy_regression_data', 'mse_loss']

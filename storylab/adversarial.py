@@ -29,6 +29,7 @@ def split_sentences(caption: str) -> list[str]:
     "The sentences of a caption (split after '.', '!' or '?'); a caption without one is one sentence."
     return [x for x in re.split(r"(?<=[.!?])\s+", caption.strip()) if x] or [caption.strip()]
 
+# %% ../nbs/10b_adversarial.ipynb #573c9312
 def sentence_embeddings(text_encoder, captions: list[str], cache: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(B×S×D embeddings, B×S mask) of the first S=`MAX_SENTENCES` sentences of each caption by the frozen text encoder;
     with `cache`, computed once and kept on disk (`cached_encode`)."""
@@ -42,6 +43,7 @@ def sentence_embeddings(text_encoder, captions: list[str], cache: bool = False) 
         out[j, :len(p)], mask[j, :len(p)], at = emb[at:at + len(p)], 1, at + len(p)
     return out, mask
 
+# %% ../nbs/10b_adversarial.ipynb #d315bb4e
 class Discriminator(nn.Module):
     "Score of (context, caption) from frozen embeddings, reading the caption's sentences: high for real, low for generated."
     def __init__(self, emb_dim: int, hidden: int, k: int = 1):
@@ -60,6 +62,7 @@ class Discriminator(nn.Module):
         repeat = (x @ x.transpose(1, 2)).masked_fill(~pair, -1.0).flatten(1).max(1).values
         return self.out(torch.cat([mean, top, repeat[:, None], m.sum(1) / x.shape[1]], -1)).squeeze(-1)
 
+# %% ../nbs/10b_adversarial.ipynb #1571d1a9
 @torch.no_grad()
 def discriminator_accuracy(model: StoryGAN, samples: list[dict], fakes: list[str], text_encoder, batch_size: int = 256) -> float:
     "Accuracy of D on the true next captions (cached frozen sentence embeddings) vs the captions `fakes` (embedded by `text_encoder`)."
@@ -88,6 +91,7 @@ class FrozenJudge:
         "(B×S×D, B×S): the frozen embeddings of each caption's sentences, and which are there."
         return tuple(torch.from_numpy(a).to(device) for a in sentence_embeddings(self.text_encoder, list(texts)))
 
+# %% ../nbs/10b_adversarial.ipynb #8cd48247
 @torch.no_grad()
 def with_fake_captions(model: StoryGAN, batch: dict, judge: FrozenJudge) -> dict:
     "The batch plus its greedy captions, written in eval mode: 'fake_texts' and 'fake_emb' (frozen sentence embeddings, mask)."
@@ -96,12 +100,14 @@ def with_fake_captions(model: StoryGAN, batch: dict, judge: FrozenJudge) -> dict
     texts = judge.texts(ids)
     return {**batch, "fake_texts": texts, "fake_emb": judge.embed(texts, batch["tgt_txt"].device)}
 
+# %% ../nbs/10b_adversarial.ipynb #83448b2d
 def fake_captions(batch: dict) -> tuple[list[str], tuple]:
     "(texts, (embeddings, mask)) of the generated captions `with_fake_captions` added to `batch`."
     if "fake_emb" not in batch:
         raise KeyError("the batch holds no generated captions: add them with with_fake_captions (the Trainer's prepare=)")
     return batch["fake_texts"], batch["fake_emb"]
 
+# %% ../nbs/10b_adversarial.ipynb #a14e92fe
 def discriminator_loss(model: StoryGAN, batch: dict) -> dict:
     "Hinge loss of D on the true next captions vs the greedy generated ones, both in the frozen text space; `acc` on the batch."
     _, fake = fake_captions(batch)
@@ -119,10 +125,12 @@ def sequence_logprob(model: StoryGAN, pr: dict, ids) -> torch.Tensor:
     lp = F.log_softmax(logits, -1).gather(-1, ids.unsqueeze(-1)).squeeze(-1)
     return (lp * mask).sum(1) / mask.sum(1).clamp(min=1)
 
+# %% ../nbs/10b_adversarial.ipynb #d4beb0c6
 def policy_gradient_loss(logp, advantage) -> torch.Tensor:
     "REINFORCE: −mean(advantage · log p(caption)), the advantage held fixed."
     return -(advantage.detach() * logp).mean()
 
+# %% ../nbs/10b_adversarial.ipynb #8ee0091b
 def cider_reward(hyps: list[str], refs: list[str]) -> np.ndarray:
     "Per-caption CIDEr of `hyps` against their true captions `refs` (document frequencies from these references)."
     from pycocoevalcap.cider.cider import Cider
@@ -130,6 +138,7 @@ def cider_reward(hyps: list[str], refs: list[str]) -> np.ndarray:
     gts = {i: [simple_tokenize(r)] for i, r in enumerate(refs)}
     return np.asarray(Cider().compute_score(gts, {i: [simple_tokenize(h)] for i, h in enumerate(hyps)})[1], np.float32)
 
+# %% ../nbs/10b_adversarial.ipynb #6ac07ed4
 REWARDS = ("disc", "cider")
 
 @torch.no_grad()
@@ -141,6 +150,7 @@ def rewards(model: StoryGAN, batch: dict, judge: FrozenJudge, texts: list[str], 
         return torch.from_numpy(cider_reward(texts, judge.texts(batch["tokens"]))).to(batch["tokens"].device)
     raise ValueError(f"reward must be one of {REWARDS}, got {reward!r}")
 
+# %% ../nbs/10b_adversarial.ipynb #c054da68
 def adversarial_generator_loss(model: StoryGAN, batch: dict, judge: FrozenJudge, reward: str = "disc",
                                w_adv: float = 0.1, temperature: float = 1.0) -> dict:
     """LM + image + alignment losses, plus `w_adv` times the self-critical policy gradient: one caption sampled per

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
+from fastcore.basics import patch
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from .backbones import NTXent
@@ -125,23 +126,6 @@ class StoryGAN(nn.Module):
         d = {id(p) for p in self.disc.parameters()}
         return [p for p in self.parameters() if id(p) not in d and p.requires_grad]
 
-    def prompt(self, batch: dict) -> dict:
-        """{'embeds' B×(P+C)×n_embd, 'mask', 'ctx_ids', 'ctx_mask' (the context tokens kept), 'summary' B×d_model}:
-        the prefix from the context embeddings, then the context-caption tokens `batch['ctx_tokens']` (left-padded)."""
-        prefix, summary = self.context(batch["ctx_img"], batch["ctx_txt"])
-        ones = torch.ones(prefix.shape[:2], dtype=torch.long, device=prefix.device)
-        C = self.cfg.ctx_len
-        if C == 0: return dict(embeds=prefix, mask=ones, ctx_ids=None, ctx_mask=None, summary=summary)
-        ctx = batch.get("ctx_tokens")
-        if ctx is None or ctx.shape[1] != C:
-            raise ValueError(f"ctx_len={C}: the batch needs ctx_tokens/ctx_mask of B×{C} context-caption tokens, "
-                             f"got {None if ctx is None else tuple(ctx.shape)} (build it with training_items(..., ctx_len={C}))")
-        cmask = batch["ctx_mask"].long()
-        start = int(cmask.any(0).long().argmax()) if cmask.any() else C  # drop the columns that are padding in every row
-        ctx, cmask = ctx[:, start:], cmask[:, start:]
-        return dict(embeds=torch.cat([prefix, self.decoder.get_input_embeddings()(ctx)], 1), mask=torch.cat([ones, cmask], 1),
-                    ctx_ids=ctx, ctx_mask=cmask, summary=summary)
-
     def _run(self, embeds, att, past=None):
         "Decoder on new input embeddings given the full attention mask `att` (and a cache): (last hidden states, cache)."
         pos = (att.cumsum(1) - 1).masked_fill(att == 0, 0)[:, -embeds.shape[1]:]  # numbered as `generate` does: padding takes no position
@@ -155,23 +139,6 @@ class StoryGAN(nn.Module):
         seq = F.pad(torch.cat([pr["ctx_ids"].masked_fill(pr["ctx_mask"] == 0, -1), tokens], 1), (n, 0), value=-1)
         return torch.stack([seq[:, n + C - s:n + C - s + L] for s in range(1, n + 1)], -1)
 
-    def decode(self, pr: dict, tokens, mask):
-        "Decoder on [prompt; tokens]: (log-probabilities or logits over the caption positions B×L×V, last hidden states B×L×n_embd)."
-        n = pr["embeds"].shape[1]
-        att = torch.cat([pr["mask"], mask], 1)
-        h, _ = self._run(torch.cat([pr["embeds"], self.decoder.get_input_embeddings()(tokens)], 1), att)
-        hq = h[:, n - 1:-1]  # position n-1+t predicts token t: the last prompt position predicts the first word
-        logits = self.decoder.lm_head(hq)
-        if self.copy is not None:
-            C = pr["ctx_ids"].shape[1]
-            logits = self.copy(logits, hq, h[:, n - C:n], pr["ctx_ids"], pr["ctx_mask"], self._written(pr, tokens))
-        return logits, h[:, n:]
-
-    def caption_embedding(self, hidden, mask):
-        "The differentiable caption representation: masked mean of hidden states, projected to the encoder space."
-        m = mask.unsqueeze(-1).to(hidden.dtype)
-        return self.caption_head((hidden * m).sum(1) / m.sum(1).clamp(min=1))
-
     def _next_logprobs(self, pr, h_last, h_ctx, seq):
         "Next-token scores B×V after hidden state `h_last` B×n_embd, `seq` holding the context and the tokens written so far."
         logits = self.decoder.lm_head(h_last)
@@ -180,36 +147,7 @@ class StoryGAN(nn.Module):
         written = F.pad(seq, (n, 0), value=-1)[:, -n:].flip(-1)  # most recent first
         return self.copy(logits[:, None], h_last[:, None], h_ctx, pr["ctx_ids"], pr["ctx_mask"], written[:, None])[:, 0]
 
-    # the decoding contract (chapter 05b): the cached path and the naive reference
-    def decode_start(self, pr: dict):
-        "Run the prompt `pr` once: the first token's scores and the state (cache, mask, context, tokens so far)."
-        from transformers import DynamicCache
-        n, C = pr["embeds"].shape[1], 0 if self.copy is None else pr["ctx_ids"].shape[1]
-        h, past = self._run(pr["embeds"], pr["mask"], DynamicCache())
-        seq = (pr["ctx_ids"].masked_fill(pr["ctx_mask"] == 0, -1) if C else
-               torch.zeros(h.shape[0], 0, dtype=torch.long, device=h.device))   # what the copy head has seen written
-        state = dict(pr=pr, att=pr["mask"], past=past, h_ctx=h[:, n - C:n], seq=seq)
-        return self._next_logprobs(pr, h[:, -1], state["h_ctx"], seq), state
-
-    def decode_next(self, tokens, state: dict):
-        "One cached step: the scores after `tokens` (B) and the new state."
-        seq, att = torch.cat([state["seq"], tokens[:, None]], 1), torch.cat([state["att"], torch.ones_like(state["att"][:, :1])], 1)
-        h, past = self._run(self.decoder.get_input_embeddings()(tokens[:, None]), att, state["past"])
-        return self._next_logprobs(state["pr"], h[:, -1], state["h_ctx"], seq), {**state, "seq": seq, "att": att, "past": past}
-
-    def decode_naive(self, pr: dict, tokens):
-        "The next token's scores recomputed by `decode` over the prompt and all `tokens` (None: none yet)."
-        if tokens is None: tokens = torch.zeros(pr["embeds"].shape[0], 0, dtype=torch.long, device=pr["embeds"].device)
-        probe = F.pad(tokens, (0, 1))  # one dummy slot at the end: its scores are the next token's
-        return self.decode(pr, probe, torch.ones_like(probe))[0][:, -1]
-
-    @torch.no_grad()
-    def generate_tokens(self, pr: dict, max_new_tokens: int = 40, method: str = "greedy", cache: bool = True, **kw):
-        """Token ids B×L of captions decoded after the prompt `pr` by `storylab.decoding.generate` (EOS after the end):
-        `method` 'greedy', 'sample' (`temperature`, `top_p`) or 'beam' (`num_beams`)."""
-        with eval_mode(self):
-            return generate(self, pr, max_new_tokens, self.decoder.config.eos_token_id, method, cache=cache, **kw)
-
+# %% ../nbs/10_story_gan.ipynb #b725a57b
 @contextmanager
 def eval_mode(module: nn.Module):
     "Temporarily switch `module` to eval mode (no dropout), restoring its training flag."
@@ -217,11 +155,90 @@ def eval_mode(module: nn.Module):
     try: yield module
     finally: module.train(was)
 
+# %% ../nbs/10_story_gan.ipynb #bd3bc91e
+@patch
+def prompt(self: StoryGAN, batch: dict) -> dict:
+    """{'embeds' B×(P+C)×n_embd, 'mask', 'ctx_ids', 'ctx_mask' (the context tokens kept), 'summary' B×d_model}:
+    the prefix from the context embeddings, then the context-caption tokens `batch['ctx_tokens']` (left-padded)."""
+    prefix, summary = self.context(batch["ctx_img"], batch["ctx_txt"])
+    ones = torch.ones(prefix.shape[:2], dtype=torch.long, device=prefix.device)
+    C = self.cfg.ctx_len
+    if C == 0: return dict(embeds=prefix, mask=ones, ctx_ids=None, ctx_mask=None, summary=summary)
+    ctx = batch.get("ctx_tokens")
+    if ctx is None or ctx.shape[1] != C:
+        raise ValueError(f"ctx_len={C}: the batch needs ctx_tokens/ctx_mask of B×{C} context-caption tokens, "
+                         f"got {None if ctx is None else tuple(ctx.shape)} (build it with training_items(..., ctx_len={C}))")
+    cmask = batch["ctx_mask"].long()
+    start = int(cmask.any(0).long().argmax()) if cmask.any() else C  # drop the columns that are padding in every row
+    ctx, cmask = ctx[:, start:], cmask[:, start:]
+    return dict(embeds=torch.cat([prefix, self.decoder.get_input_embeddings()(ctx)], 1), mask=torch.cat([ones, cmask], 1),
+                ctx_ids=ctx, ctx_mask=cmask, summary=summary)
+
+# %% ../nbs/10_story_gan.ipynb #0f47615a
+@patch
+def decode(self: StoryGAN, pr: dict, tokens, mask):
+    "Decoder on [prompt; tokens]: (log-probabilities or logits over the caption positions B×L×V, last hidden states B×L×n_embd)."
+    n = pr["embeds"].shape[1]
+    att = torch.cat([pr["mask"], mask], 1)
+    h, _ = self._run(torch.cat([pr["embeds"], self.decoder.get_input_embeddings()(tokens)], 1), att)
+    hq = h[:, n - 1:-1]  # position n-1+t predicts token t: the last prompt position predicts the first word
+    logits = self.decoder.lm_head(hq)
+    if self.copy is not None:
+        C = pr["ctx_ids"].shape[1]
+        logits = self.copy(logits, hq, h[:, n - C:n], pr["ctx_ids"], pr["ctx_mask"], self._written(pr, tokens))
+    return logits, h[:, n:]
+
+# %% ../nbs/10_story_gan.ipynb #b7b432ae
+@patch
+def caption_embedding(self: StoryGAN, hidden, mask):
+    "The differentiable caption representation: masked mean of hidden states, projected to the encoder space."
+    m = mask.unsqueeze(-1).to(hidden.dtype)
+    return self.caption_head((hidden * m).sum(1) / m.sum(1).clamp(min=1))
+
+# %% ../nbs/10_story_gan.ipynb #f59d4d35
+# the decoding contract (chapter 05b): the cached path and the naive reference
+@patch
+def decode_start(self: StoryGAN, pr: dict):
+    "Run the prompt `pr` once: the first token's scores and the state (cache, mask, context, tokens so far)."
+    from transformers import DynamicCache
+    n, C = pr["embeds"].shape[1], 0 if self.copy is None else pr["ctx_ids"].shape[1]
+    h, past = self._run(pr["embeds"], pr["mask"], DynamicCache())
+    seq = (pr["ctx_ids"].masked_fill(pr["ctx_mask"] == 0, -1) if C else
+           torch.zeros(h.shape[0], 0, dtype=torch.long, device=h.device))   # what the copy head has seen written
+    state = dict(pr=pr, att=pr["mask"], past=past, h_ctx=h[:, n - C:n], seq=seq)
+    return self._next_logprobs(pr, h[:, -1], state["h_ctx"], seq), state
+
+# %% ../nbs/10_story_gan.ipynb #78d7a769
+@patch
+def decode_next(self: StoryGAN, tokens, state: dict):
+    "One cached step: the scores after `tokens` (B) and the new state."
+    seq, att = torch.cat([state["seq"], tokens[:, None]], 1), torch.cat([state["att"], torch.ones_like(state["att"][:, :1])], 1)
+    h, past = self._run(self.decoder.get_input_embeddings()(tokens[:, None]), att, state["past"])
+    return self._next_logprobs(state["pr"], h[:, -1], state["h_ctx"], seq), {**state, "seq": seq, "att": att, "past": past}
+
+# %% ../nbs/10_story_gan.ipynb #93ee4115
+@patch
+def decode_naive(self: StoryGAN, pr: dict, tokens):
+    "The next token's scores recomputed by `decode` over the prompt and all `tokens` (None: none yet)."
+    if tokens is None: tokens = torch.zeros(pr["embeds"].shape[0], 0, dtype=torch.long, device=pr["embeds"].device)
+    probe = F.pad(tokens, (0, 1))  # one dummy slot at the end: its scores are the next token's
+    return self.decode(pr, probe, torch.ones_like(probe))[0][:, -1]
+
+# %% ../nbs/10_story_gan.ipynb #09ef956f
+@patch
+@torch.no_grad()
+def generate_tokens(self: StoryGAN, pr: dict, max_new_tokens: int = 40, method: str = "greedy", cache: bool = True, **kw):
+    """Token ids B×L of captions decoded after the prompt `pr` by `storylab.decoding.generate` (EOS after the end):
+    `method` 'greedy', 'sample' (`temperature`, `top_p`) or 'beam' (`num_beams`)."""
+    with eval_mode(self):
+        return generate(self, pr, max_new_tokens, self.decoder.config.eos_token_id, method, cache=cache, **kw)
+
 # %% ../nbs/10_story_gan.ipynb #acc510f5
 def build(cfg: GANConfig) -> StoryGAN:
     "A fresh StoryGAN from `cfg`: the decoder from `cfg.decoder` (random weights), then the rest; weights as initialised."
     return StoryGAN(cfg, GPT2LMHeadModel(GPT2Config(**cfg.decoder)))
 
+# %% ../nbs/10_story_gan.ipynb #a246b09f
 def build_pretrained(cfg: GANConfig, name: str) -> StoryGAN:
     "A StoryGAN around the pretrained GPT-2 `name` (a hub id or a folder), its weights loaded; `cfg.decoder` must be its config."
     from storylab.backbones import load_gpt2
@@ -236,6 +253,7 @@ def ids_mask(ids, eos_token_id: int):
     after = (is_eos.cumsum(1) - is_eos) > 0
     return (~after).long()
 
+# %% ../nbs/10_story_gan.ipynb #13aeac8a
 def decode_captions(tokenizer, ids) -> list[str]:
     "The text of generated ids B×L: everything up to the first EOS, special tokens dropped, stripped."
     eos = tokenizer.eos_token_id
@@ -246,11 +264,13 @@ def lm_loss(logits, tokens, mask):
     "Token cross-entropy of the caption, ignoring padding."
     return F.cross_entropy(logits.flatten(0, 1), tokens.flatten().masked_fill(mask.flatten() == 0, -100))
 
+# %% ../nbs/10_story_gan.ipynb #40a03c03
 def trim(tokens, mask):
     "Drop the trailing columns that are padding in every row (the decoder is causal: nothing else changes)."
     n = int(mask.any(0).nonzero().max()) + 1 if mask.any() else 1
     return tokens[:, :n], mask[:, :n]
 
+# %% ../nbs/10_story_gan.ipynb #0d05ba2d
 def generator_loss(model: StoryGAN, batch: dict, pr: dict | None = None) -> dict:
     "LM + image + alignment losses of the generator (`pr`: the batch's prompt, when it is already built)."
     cfg = model.cfg
@@ -266,7 +286,6 @@ def generator_loss(model: StoryGAN, batch: dict, pr: dict | None = None) -> dict
     loss = lm + cfg.w_image * image + cfg.w_align * align
     return {"loss": loss, **logs}
 
-
 # %% ../nbs/10_story_gan.ipynb #018d58ef
 def _batches(items, size):
     for i in range(0, len(items), size): yield items[i:i + size]
@@ -275,6 +294,7 @@ def stack_field(samples, key, device):
     "Field `key` of every sample stacked into one float32 tensor on `device`."
     return torch.from_numpy(np.stack([np.asarray(s[key], np.float32) for s in samples])).to(device)
 
+# %% ../nbs/10_story_gan.ipynb #c8dd5312
 @torch.no_grad()
 def generate_captions(model: StoryGAN, samples: list[dict], tokenizer, method: str = "greedy", batch_size: int = 64,
                       max_new_tokens: int = 40, **kw) -> list[str]:
@@ -290,12 +310,14 @@ def generate_captions(model: StoryGAN, samples: list[dict], tokenizer, method: s
             out += decode_captions(tokenizer, model.generate_tokens(model.prompt(batch), max_new_tokens, method, **kw))
     return out
 
+# %% ../nbs/10_story_gan.ipynb #0d6a6ca9
 def repeats_ngram(caption: str, n: int = 3) -> bool:
     "Whether some word n-gram occurs twice in `caption` (words: lower-cased letter runs)."
     w = re.findall(r"[a-z]+", caption.lower())
     grams = [tuple(w[i:i + n]) for i in range(len(w) - n + 1)]
     return len(set(grams)) < len(grams)
 
+# %% ../nbs/10_story_gan.ipynb #bf3ad62f
 def score_captions(hyps: list[str], samples: list[dict], text_encoder, per_item: bool = False) -> dict:
     """CLIPScore (frozen text encoder vs target image embedding), BLEU-4, METEOR, ROUGE-L, CIDEr, grammar_rate and
     repeat_rate of `hyps`; with `per_item`, 'per_item' holds the per-caption CIDEr, CLIPScore, grammar and repeat scores."""
@@ -312,6 +334,7 @@ def score_captions(hyps: list[str], samples: list[dict], text_encoder, per_item:
     if per_item: out["per_item"] = items
     return out
 
+# %% ../nbs/10_story_gan.ipynb #18584f91
 def headline_cis(hyps: list[str], samples: list[dict], per_item: dict, n_boot: int = 200) -> dict:
     "95% bootstrap intervals over test items: BLEU-4 by resampling items, every per-item score (CIDEr, CLIPScore, rates) from its items."
     from storylab.metrics import bootstrap_ci, caption_bootstrap_ci
@@ -319,13 +342,13 @@ def headline_cis(hyps: list[str], samples: list[dict], per_item: dict, n_boot: i
     ci = caption_bootstrap_ci(refs, {i: h for i, h in enumerate(hyps)}, metrics=("BLEU-4",), n_boot=n_boot)
     return {**ci, **{m: bootstrap_ci(v) for m, v in per_item.items()}}
 
-
 # %% ../nbs/10_story_gan.ipynb #f6ab8943
 def save(path, model: StoryGAN, cfg: GANConfig, tokenizer=None, **extra) -> Path:
     "Save `model`, the config that rebuilds it, its tokenizer and `extra` (the experiment's `data=`) in one checkpoint file."
     if model.cfg != cfg: raise ValueError("cfg is not the config this model was built from (model.cfg)")
     return save_system(path, model, cfg, tokenizer, **extra)
 
+# %% ../nbs/10_story_gan.ipynb #8c160883
 def load(path, expect: GANConfig | None = None) -> Loaded:
     "(model in eval mode, cfg, tokenizer, extra) of a `save` file; with `expect`, refuse one saved from another config."
     return load_system(path, GANConfig, build, expect)
@@ -338,6 +361,7 @@ def caption_evaluation(hyps: list[str], samples: list[dict], text_encoder, with_
     rows = [{"id": f"{s['story_id']}/{s['index']}", "references": [s["target_caption"]], "prediction": h} for s, h in zip(samples, hyps)]
     return Evaluation(scores, rows, items, headline_cis(hyps, samples, items) if with_cis else {})
 
+# %% ../nbs/10_story_gan.ipynb #d10d6af4
 def evaluate(model: StoryGAN, samples: list[dict], tokenizer, text_encoder, method: str = "greedy",
              max_len: int = 40, with_cis: bool = False) -> Evaluation:
     "The scores of `model`'s captions of `samples` (`caption_evaluation`), with D's accuracy on the real captions vs these."

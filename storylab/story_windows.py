@@ -33,6 +33,7 @@ def story_embeddings(stories, image_encoder, text_encoder, image_size: int | Non
     return [dict(story_id=r["story_id"], captions=c, img=img[a:b], txt=txt[a:b])
             for r, c, a, b in zip(records, captions, cuts[:-1], cuts[1:])]
 
+# %% ../nbs/10c_story_windows.ipynb #f3403b90
 def windows(story_embs: list[dict], k: int) -> list[dict]:
     "K+1 windows over embedded stories: context embeddings/captions of frames t-k..t-1 and the target frame t."
     out = []
@@ -43,10 +44,12 @@ def windows(story_embs: list[dict], k: int) -> list[dict]:
                             tgt_img=s["img"][t], tgt_txt=s["txt"][t]))
     return out
 
+# %% ../nbs/10c_story_windows.ipynb #b8de7a3c
 def caption_ids(tokenizer, caption: str, max_len: int) -> list[int]:
     "Token ids of `caption` followed by EOS, cut to `max_len`."
     return tokenizer(caption, add_special_tokens=False)["input_ids"][:max_len - 1] + [tokenizer.eos_token_id]
 
+# %% ../nbs/10c_story_windows.ipynb #99e62d9d
 def context_ids(tokenizer, captions: list[str], ctx_len: int) -> tuple[list[int], list[int]]:
     """(ids, mask) of the decoder's text prompt: the context captions oldest first, each followed by EOS,
     cut from the left to the last `ctx_len` tokens and left-padded to exactly `ctx_len`."""
@@ -56,6 +59,7 @@ def context_ids(tokenizer, captions: list[str], ctx_len: int) -> tuple[list[int]
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     return [pad_id] * pad + ids, [0] * pad + [1] * len(ids)
 
+# %% ../nbs/10c_story_windows.ipynb #ac92c371
 def training_items(samples: list[dict], tokenizer, max_len: int, ctx_len: int = 0) -> list[dict]:
     "Tensors the Trainer batches: embeddings, the context-caption prompt (`ctx_len` tokens) and the padded target caption."
     items = []
@@ -77,6 +81,7 @@ def copy_last(samples: list[dict]) -> list[str]:
     "The last context caption of every sample."
     return [s["context_captions"][-1] for s in samples]
 
+# %% ../nbs/10c_story_windows.ipynb #7515a467
 def _context_vectors(samples):
     v = np.stack([np.concatenate([np.asarray(s["ctx_img"]).ravel(), np.asarray(s["ctx_txt"]).ravel()]) for s in samples])
     return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
@@ -97,6 +102,7 @@ def load_encoders(image_encoder: str = "storyclip", text_encoder: str = "minilm"
     enc = ImageEncoder(image_encoder, preset=storyclip_preset, progress=False, hub_id=clip_id)
     return enc, enc.text_encoder
 
+# %% ../nbs/10c_story_windows.ipynb #b783823b
 def story_splits(source: str = "storyworld", n_stories: int = 200, seed: int = 0, image_size: int = 64, k: int = 3,
                  image_encoder=None, text_encoder=None, splits=("train", "valid", "test"), data_id: str | None = None) -> dict:
     """{split: K+1 windows with frozen embeddings (and the target caption's sentence embeddings)} for the story splits of `source`
@@ -112,6 +118,7 @@ def story_splits(source: str = "storyworld", n_stories: int = 200, seed: int = 0
         for w, e, m in zip(out[split], sents, mask): w["tgt_sents"], w["tgt_sents_mask"] = e, m  # what the discriminator reads
     return out
 
+# %% ../nbs/10c_story_windows.ipynb #4814c81a
 def make_tokenizer(decoder: str, captions: list[str] | None = None, vocab_size: int = 1000):
     "The decoder's tokenizer: a BPE trained on `captions` for a small GPT-2 ('small'), or a hub GPT-2's own ('gpt2', a folder)."
     from storylab.backbones import train_bpe_tokenizer, load_tokenizer
@@ -119,6 +126,7 @@ def make_tokenizer(decoder: str, captions: list[str] | None = None, vocab_size: 
     if not captions: raise ValueError("a small decoder needs the training captions to train its tokenizer")
     return train_bpe_tokenizer(captions, vocab_size=vocab_size)
 
+# %% ../nbs/10c_story_windows.ipynb #55f4fdc9
 def decoder_config(decoder: str, tokenizer, max_len: int = 40, n_layer: int = 4, n_embd: int = 256, n_head: int = 4,
                    prefix_len: int = 8, ctx_len: int = 0) -> dict:
     """The decoder's GPT-2 config as `GPT2Config` keyword arguments: a small GPT-2 for `tokenizer` with the positions of prefix,

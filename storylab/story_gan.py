@@ -20,12 +20,13 @@ from transformers import GPT2Config, GPT2LMHeadModel
 from .backbones import NTXent
 from .decoding import generate
 from .story_windows import context_ids, load_encoders, story_splits
-from .system import Evaluation, Loaded, load_system, save_system
+from .system import Evaluation, system_io
 
 # %% auto #0
-__all__ = ['Config', 'GANConfig', 'ContextEncoder', 'CopyHead', 'StoryGAN', 'eval_mode', 'build', 'build_pretrained', 'ids_mask',
-           'decode_captions', 'lm_loss', 'trim', 'generator_loss', 'stack_field', 'generate_captions', 'repeats_ngram',
-           'score_captions', 'headline_cis', 'save', 'load', 'caption_evaluation', 'evaluate', 'evaluate_checkpoint']
+__all__ = ['Config', 'save', 'load', 'GANConfig', 'ContextEncoder', 'CopyHead', 'StoryGAN', 'eval_mode', 'build',
+           'build_pretrained', 'ids_mask', 'decode_captions', 'lm_loss', 'trim', 'generator_loss', 'stack_field',
+           'generate_captions', 'repeats_ngram', 'score_captions', 'headline_cis', 'caption_evaluation', 'evaluate',
+           'evaluate_checkpoint']
 
 # %% ../nbs/10_story_gan.ipynb #2ae606af
 @dataclass
@@ -343,15 +344,7 @@ def headline_cis(hyps: list[str], samples: list[dict], per_item: dict, n_boot: i
     return {**ci, **{m: bootstrap_ci(v) for m, v in per_item.items()}}
 
 # %% ../nbs/10_story_gan.ipynb #f6ab8943
-def save(path, model: StoryGAN, cfg: GANConfig, tokenizer=None, **extra) -> Path:
-    "Save `model`, the config that rebuilds it, its tokenizer and `extra` (the experiment's `data=`) in one checkpoint file."
-    if model.cfg != cfg: raise ValueError("cfg is not the config this model was built from (model.cfg)")
-    return save_system(path, model, cfg, tokenizer, **extra)
-
-# %% ../nbs/10_story_gan.ipynb #8c160883
-def load(path, expect: GANConfig | None = None) -> Loaded:
-    "(model in eval mode, cfg, tokenizer, extra) of a `save` file; with `expect`, refuse one saved from another config."
-    return load_system(path, GANConfig, build, expect)
+save, load = system_io(GANConfig, build)   # the contract's save and load (chapter 05c)
 
 # %% ../nbs/10_story_gan.ipynb #c91c990a
 def caption_evaluation(hyps: list[str], samples: list[dict], text_encoder, with_cis: bool = False) -> Evaluation:

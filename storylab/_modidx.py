@@ -173,6 +173,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
             'storylab.cli': { 'storylab.cli.ExperimentFailed': ('cli.html#experimentfailed', 'storylab/cli.py'),
                               'storylab.cli._headline': ('cli.html#_headline', 'storylab/cli.py'),
                               'storylab.cli._next_job': ('cli.html#_next_job', 'storylab/cli.py'),
+                              'storylab.cli._read_json': ('cli.html#_read_json', 'storylab/cli.py'),
                               'storylab.cli._run_in_subprocess': ('cli.html#_run_in_subprocess', 'storylab/cli.py'),
                               'storylab.cli._run_parser': ('cli.html#_run_parser', 'storylab/cli.py'),
                               'storylab.cli._system': ('cli.html#_system', 'storylab/cli.py'),

@@ -116,16 +116,21 @@ def _run_in_subprocess(name: str, preset: str | None, run_name: str, threads: in
     return name, secs, json.loads((rd / "metrics.json").read_text()), None
 
 # %% ../nbs/08_cli.ipynb #7f9330b1
-def longest_first(names: list[str], preset: str | None) -> list[str]:
-    """`names` ordered by the wall time each took in the last report (`reports/timings.json`, same preset), longest
-    first, so `--jobs N` does not end with one long experiment running alone; ones without a time go first."""
-    from storylab.core import storylab_home
-    try: t = json.loads((storylab_home() / "reports" / "timings.json").read_text())
-    except (OSError, json.JSONDecodeError): return list(names)
-    def secs(n):
-        r = t.get(n) if isinstance(t.get(n), dict) else {}
-        return r.get("wall_s", 0) if r.get("preset") == (preset or "cpu") else float("inf")
+def longest_first(names: list[str]) -> list[str]:
+    """`names` ordered by the wall time each took in the last report (`reports/timings.json` of the home, else of the
+    checkout storylab is installed from), longest first, so `--jobs N` does not end with one long experiment running
+    alone; ones without a time go first. The report's times are the `cpu` preset's; they order every preset."""
+    import storylab
+    from storylab.core import find_checkout, storylab_home
+    homes = [h for h in (storylab_home(), find_checkout(Path(storylab.__file__).resolve().parent)) if h]
+    t = next((t for h in homes if (t := _read_json(h / "reports" / "timings.json")) is not None), {})
+    def secs(n): return t[n].get("wall_s", float("inf")) if isinstance(t.get(n), dict) else float("inf")
     return sorted(names, key=lambda n: -secs(n))   # stable: ties keep their order
+
+def _read_json(path: Path):
+    "The JSON in `path`, or None when it is missing or unreadable."
+    try: return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError): return None
 
 # %% ../nbs/08_cli.ipynb #f6a76f55
 def prepare_shared(preset: str | None):
@@ -159,7 +164,7 @@ def run_jobs(jobs: list[tuple], preset: str | None, n_parallel: int = 1, progres
         if err: print(f"storylab-run: {err}", file=sys.stderr); failed.append(job[0])
         done.append((job[0], secs, rec)); bar.update(); bar.set_postfix_str(f"{job[0]} done")
     if n_parallel > 1 and len(jobs) > 1:
-        order = longest_first([j[0] for j in jobs], preset)
+        order = longest_first([j[0] for j in jobs])
         pending = sorted(jobs, key=lambda j: order.index(j[0]))
         needs = {j[2] + j[0]: needs_shared(j[0], j[1], preset) for j in jobs}
         threads = max(1, (os.cpu_count() or 1) // n_parallel)

@@ -83,11 +83,13 @@ def kill_when(proc, path, timeout=300):
     proc.wait(); psutil.wait_procs(victims, timeout=10)
 
 
-# The longest files first (measured with `--durations`): with xdist workers the run ends when the last file does,
-# so a long file started last would leave one core idle at the end. Files not listed keep their order, after these.
-LONGEST_FIRST = ("test_rehearsal.py", "test_install.py", "test_keras.py", "test_ae_gru.py", "test_records.py",
-                 "test_pref_align.py", "test_story_gan.py", "test_docs.py", "test_foundation.py", "test_coconut.py",
-                 "test_prosqa.py")
+# The longest files first, so the run does not end with one long file on one worker while the others idle. xdist's
+# --dist loadfile would sort files by their number of tests instead, so `make test` passes --no-loadscope-reorder.
+# test_install.py mostly waits on PyPI and test_rehearsal.py needs no smoke run: both start at once, beside the
+# smoke run that test_keras.py's first test builds. Files not listed keep their order, after these.
+LONGEST_FIRST = ("test_install.py", "test_rehearsal.py", "test_keras.py", "test_pref_align.py", "test_records.py",
+                 "test_foundation.py", "test_coconut.py", "test_story_gan.py", "test_prosqa.py", "test_ae_gru.py",
+                 "test_questions_json.py", "test_docs.py")
 
 
 def pytest_collection_modifyitems(session, config, items):

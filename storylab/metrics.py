@@ -242,7 +242,7 @@ def frechet_distance(f_real: np.ndarray, f_gen: np.ndarray) -> float:
     from scipy import linalg
     mu1, mu2 = f_real.mean(0), f_gen.mean(0)
     s1, s2 = np.cov(f_real, rowvar=False), np.cov(f_gen, rowvar=False)
-    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
+    covmean = linalg.sqrtm(s1 @ s2)
     if not np.isfinite(covmean).all():  # near-singular product: regularise as the FID reference code does
         eps = 1e-6 * np.eye(len(s1)); covmean = linalg.sqrtm((s1 + eps) @ (s2 + eps))
     return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * np.real(covmean)))

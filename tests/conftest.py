@@ -81,17 +81,3 @@ def kill_when(proc, path, timeout=300):
     victims = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
     for v in victims: v.send_signal(signal.SIGKILL)
     proc.wait(); psutil.wait_procs(victims, timeout=10)
-
-
-# The longest files first, so the run does not end with one long file on one worker while the others idle. xdist's
-# --dist loadfile would sort files by their number of tests instead, so `make test` passes --no-loadscope-reorder.
-# test_install.py mostly waits on PyPI and test_rehearsal.py needs no smoke run: both start at once, beside the
-# smoke run that test_keras.py's first test builds. Files not listed keep their order, after these.
-LONGEST_FIRST = ("test_install.py", "test_rehearsal.py", "test_keras.py", "test_pref_align.py", "test_records.py",
-                 "test_foundation.py", "test_coconut.py", "test_story_gan.py", "test_prosqa.py", "test_ae_gru.py",
-                 "test_questions_json.py", "test_docs.py")
-
-
-def pytest_collection_modifyitems(session, config, items):
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda it: rank.get(it.path.name, len(rank)))   # stable: the order within a file is kept

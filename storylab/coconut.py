@@ -367,7 +367,7 @@ def evaluate_checkpoint(path, split: str = "test", **overrides) -> dict:
     d = {"max_new_tokens": extra.get("max_new_tokens", 64), **extra["data"], **overrides}
     records = load_question_splits(d["source"], d["n_stories"], d["data_seed"], path=d.get("json_path"),
                                    test_path=d.get("json_test_path"), data_id=d.get("data_id", AOKVQA_HUB_ID))[split == "test"]
-    feats = frame_features(records, d["encoder"], d["encoder_preset"])
+    feats = frame_features(records, d["image_encoder"], d["encoder_preset"])
     curriculum = CurriculumConfig(**extra["curriculum"])
     ev = evaluate(model, records, feats, tok, curriculum, curriculum.max_latent_stage, batch_size=64, max_new_tokens=d["max_new_tokens"])
     return {**ev.metrics, f"n_{split}": len(records)}

@@ -374,7 +374,7 @@ def evaluate_checkpoint(path, split: str = "test", method: str = "greedy", **ove
     unknown = sorted(set(overrides) - set(extra["data"]))
     if unknown: raise ValueError(f"unknown settings {unknown}; a story_gan checkpoint's are {sorted(extra['data'])}")
     d = {**extra["data"], **overrides}
-    image_enc, text_enc = load_encoders(d["image_encoder"], d["text_encoder"], d["storyclip_preset"], d["clip_id"])
+    image_enc, text_enc = load_encoders(d["image_encoder"], d["text_encoder"], d["encoder_preset"], d["clip_id"])
     data = story_splits(d["source"], d["n_stories"], d["seed"], d["image_size"], cfg.k, image_enc, text_enc,
                         splits=(split,), data_id=d["data_id"])
     ev = evaluate(model, data[split], tokenizer, text_enc, method, d["max_len"])

@@ -92,14 +92,14 @@ def retrieval(train: list[dict], samples: list[dict]) -> list[str]:
     return [train[i]["target_caption"] for i in nearest]
 
 # %% ../nbs/10c_story_windows.ipynb #0500090a
-def load_encoders(image_encoder: str = "storyclip", text_encoder: str = "minilm", storyclip_preset: str = "cpu", clip_id: str | None = None):
+def load_encoders(image_encoder: str = "storyclip", text_encoder: str = "minilm", encoder_preset: str = "cpu", clip_id: str | None = None):
     "The frozen (image, text) encoders; they must share one embedding space (storyclip+minilm, or clip+clip from `clip_id`)."
     from storylab.backbones import ImageEncoder
     paired = ImageEncoder.PAIRED_TEXT.get(image_encoder)
     if paired is None or paired != text_encoder:
         raise ValueError(f"image_encoder={image_encoder!r} and text_encoder={text_encoder!r} do not share an embedding space; "
                          f"use one of {sorted(ImageEncoder.PAIRED_TEXT.items())}")
-    enc = ImageEncoder(image_encoder, preset=storyclip_preset, progress=False, hub_id=clip_id)
+    enc = ImageEncoder(image_encoder, preset=encoder_preset, progress=False, hub_id=clip_id)
     return enc, enc.text_encoder
 
 # %% ../nbs/10c_story_windows.ipynb #b783823b

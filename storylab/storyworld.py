@@ -6,6 +6,7 @@
 from __future__ import annotations
 import io, json, os, shutil
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -19,9 +20,9 @@ from .core import cache_dir, config_hash
 __all__ = ['GENERATOR_VERSION', 'NAMES', 'COLOURS', 'CHARACTER_COLOURS', 'SHAPES', 'KINDS', 'SETTINGS', 'POSITIONS',
            'IDLE_ACTIONS', 'OBJECT_ACTIONS', 'ACTIONS', 'MOVING', 'EMOTION', 'SETTING_INFO', 'TIMES', 'ROLES',
            'KIND_FUNCTION', 'STORYREASONING_FEATURES', 'CHARACTER_HEADERS', 'OBJECT_HEADERS', 'SETTING_HEADERS',
-           'NARRATIVE_HEADERS', 'PHASES', 'where', 'position_of', 'shape_mask', 'background', 'article', 'frame_text',
-           'png_bytes', 'story_world', 'generate', 'quiet_datasets', 'load_storyworld', 'decode_images', 'raw_records',
-           'story_arrays']
+           'NARRATIVE_HEADERS', 'PHASES', 'where', 'position_of', 'shape_mask', 'background', 'Character', 'Thing',
+           'Act', 'article', 'frame_text', 'png_bytes', 'story_world', 'generate', 'quiet_datasets', 'load_storyworld',
+           'decode_images', 'raw_records', 'story_arrays']
 
 # %% ../nbs/01_storyworld.ipynb #63a55439
 GENERATOR_VERSION = 1
@@ -130,15 +131,36 @@ def _paste(canvas: np.ndarray, mask: np.ndarray, cx: float, cy: float, rgb) -> t
     canvas[y1:y1 + h, x1:x1 + w][mask] = rgb
     return x1, y1, x1 + w - 1, y1 + h - 1
 
+# %% ../nbs/01_storyworld.ipynb #b2d4f6a8
+@dataclass
+class Character:
+    "A character while its story is simulated: who it is, where it is on its lane, what it holds."
+    id: str; name: str; colour: str; shape: str
+    x: float; y: float; vx: float  # position on its lane (height y) and velocity
+    phase: int                     # where it starts in the idle cycle, so idle characters do not act in step
+    holds: str | None = None       # the id of the object in its hands
+    age: int = 0                   # frames it has held that object
+@dataclass
+class Thing:
+    "An object while its story is simulated: what it is, where it lies, who holds it."
+    id: str; colour: str; kind: str; x: float
+    holder: str | None = None      # the id of the character holding it
+    passes: int = 0                # 1 once it has been given: it is not given again before it is dropped
+    cooldown: int = 0              # frames before a dropped object can be picked up
+@dataclass
+class Act:
+    "What a character does in one frame: an action, with the object and the receiver it involves."
+    action: str | None = None; obj: Thing | None = None; to: Character | None = None
+
 # %% ../nbs/01_storyworld.ipynb #81ee8217
-def _move(chars, acts, s, size):
+def _move(chars: list[Character], acts: dict[str, Act], s: int, size: int):
     "Characters whose action moves them go at constant velocity, bouncing off the edges."
     for c in chars:
-        if acts[c["id"]]["action"] in MOVING:
-            lo, hi = s / 2, size - s / 2; x = c["x"] + c["vx"]
-            if x < lo: x, c["vx"] = 2 * lo - x, -c["vx"]
-            if x > hi: x, c["vx"] = 2 * hi - x, -c["vx"]
-            c["x"] = min(max(x, lo), hi)
+        if acts[c.id].action in MOVING:
+            lo, hi = s / 2, size - s / 2; x = c.x + c.vx
+            if x < lo: x, c.vx = 2 * lo - x, -c.vx
+            if x > hi: x, c.vx = 2 * hi - x, -c.vx
+            c.x = min(max(x, lo), hi)
 
 # %% ../nbs/01_storyworld.ipynb #cdd0cb7d
 def _simulate(rng: np.random.Generator, n_frames: int, size: int) -> dict:
@@ -148,55 +170,50 @@ def _simulate(rng: np.random.Generator, n_frames: int, size: int) -> dict:
     names = rng.choice(NAMES, n_chars, replace=False); colours = rng.choice(CHARACTER_COLOURS, n_chars, replace=False)
     kinds = rng.choice(KINDS, n_objs, replace=False)
     s = max(5, round(.2 * size))
-    chars = [dict(id=f"char{i+1}", name=str(names[i]), colour=str(colours[i]), shape=str(rng.choice(SHAPES)),
-                  x=float(rng.uniform(s / 2, size - s / 2)), y=size * (.6 + .13 * i),
-                  vx=float(rng.choice([-1, 1]) * rng.uniform(size / 8, size / 4)),
-                  phase=int(rng.integers(0, len(IDLE_ACTIONS))), holds=None, age=0) for i in range(n_chars)]
-    objs = [dict(id=f"obj{j+1}", colour=str(rng.choice(list(COLOURS))), kind=str(kinds[j]), holder=None,
-                 x=float(rng.uniform(s / 2, size - s / 2)), passes=0, cooldown=0) for j in range(n_objs)]
-    by_id = {c["id"]: c for c in chars}
+    chars = [Character(id=f"char{i+1}", name=str(names[i]), colour=str(colours[i]), shape=str(rng.choice(SHAPES)),
+                       x=float(rng.uniform(s / 2, size - s / 2)), y=size * (.6 + .13 * i),
+                       vx=float(rng.choice([-1, 1]) * rng.uniform(size / 8, size / 4)),
+                       phase=int(rng.integers(0, len(IDLE_ACTIONS)))) for i in range(n_chars)]
+    objs = [Thing(id=f"obj{j+1}", colour=str(rng.choice(list(COLOURS))), kind=str(kinds[j]),
+                  x=float(rng.uniform(s / 2, size - s / 2))) for j in range(n_objs)]
     frames = []
     for t in range(n_frames):
-        start = {c["id"]: c["holds"] for c in chars}
+        start = {c.id: c.holds for c in chars}
         received, taken, acts = set(), set(), {}
         for c in chars:
-            o = next((o for o in objs if o["id"] == start[c["id"]]), None)
-            act = dict(action=None, obj=None, to=None)
-            if o is not None and c["age"] == 0:
-                act.update(action="carries", obj=o); c["age"] = 1
+            o = next((o for o in objs if o.id == start[c.id]), None)
+            act = Act()
+            if o is not None and c.age == 0:
+                act = Act("carries", o); c.age = 1
             elif o is not None:
-                free = [d for d in chars if d is not c and start[d["id"]] is None and d["id"] not in received]
-                if free and o["passes"] == 0:
-                    r = min(free, key=lambda d: abs(d["x"] - c["x"]))
-                    act.update(action="gives", obj=o, to=r); o["holder"], o["passes"] = r["id"], 1
-                    r["holds"], r["age"] = o["id"], 0; c["holds"] = None; received.add(r["id"])
+                free = [d for d in chars if d is not c and start[d.id] is None and d.id not in received]
+                if free and o.passes == 0:
+                    r = min(free, key=lambda d: abs(d.x - c.x))
+                    act = Act("gives", o, r); o.holder, o.passes = r.id, 1
+                    r.holds, r.age = o.id, 0; c.holds = None; received.add(r.id)
                 else:
-                    act.update(action="drops", obj=o); o.update(holder=None, x=c["x"], cooldown=2, passes=0)
-                    c["holds"] = None
-            elif t > 0 and c["id"] not in received:
-                free = [o for o in objs if o["holder"] is None and o["cooldown"] == 0 and o["id"] not in taken]
+                    act = Act("drops", o); o.holder, o.x, o.cooldown, o.passes = None, c.x, 2, 0; c.holds = None
+            elif t > 0 and c.id not in received:
+                free = [o for o in objs if o.holder is None and o.cooldown == 0 and o.id not in taken]
                 if free:
-                    o = min(free, key=lambda o: abs(o["x"] - c["x"]))
-                    act.update(action="picks up", obj=o); o["holder"] = c["id"]; c["holds"], c["age"] = o["id"], 0
-                    taken.add(o["id"])
-            if act["action"] is None: act["action"] = IDLE_ACTIONS[(t + c["phase"]) % len(IDLE_ACTIONS)]
-            acts[c["id"]] = act
-        for o in objs: o["cooldown"] = max(0, o["cooldown"] - 1)
+                    o = min(free, key=lambda o: abs(o.x - c.x))
+                    act = Act("picks up", o); o.holder = c.id; c.holds, c.age = o.id, 0; taken.add(o.id)
+            if act.action is None: act.action = IDLE_ACTIONS[(t + c.phase) % len(IDLE_ACTIONS)]
+            acts[c.id] = act
+        for o in objs: o.cooldown = max(0, o.cooldown - 1)
         _move(chars, acts, s, size)
         frame_chars = []
         for c in chars:
-            a = acts[c["id"]]; o = a["obj"]
+            a = acts[c.id]; o = a.obj
             frame_chars.append(dict(
-                id=c["id"], name=c["name"], colour=c["colour"], shape=c["shape"], position=position_of(c["x"], size),
-                action=a["action"], obj=None if o is None else dict(id=o["id"], colour=o["colour"], kind=o["kind"]),
-                to=None if a["to"] is None else dict(id=a["to"]["id"], name=a["to"]["name"]),
-                x=c["x"], y=c["y"]))
+                id=c.id, name=c.name, colour=c.colour, shape=c.shape, position=position_of(c.x, size),
+                action=a.action, obj=None if o is None else dict(id=o.id, colour=o.colour, kind=o.kind),
+                to=None if a.to is None else dict(id=a.to.id, name=a.to.name), x=c.x, y=c.y))
         mentioned = {fc["obj"]["id"] for fc in frame_chars if fc["obj"]}
-        free = [dict(id=o["id"], colour=o["colour"], kind=o["kind"], position=position_of(o["x"], size), x=o["x"])
-                for o in objs if o["holder"] is None and o["id"] not in mentioned]
-        holders = {o["id"]: o["holder"] for o in objs}
-        frames.append(dict(setting=setting, chars=frame_chars, free=free, holders=holders))
-    return dict(setting=setting, time=time_of_day, size=size, char_size=s, frames=frames, by_id=by_id)
+        free = [dict(id=o.id, colour=o.colour, kind=o.kind, position=position_of(o.x, size), x=o.x)
+                for o in objs if o.holder is None and o.id not in mentioned]
+        frames.append(dict(setting=setting, chars=frame_chars, free=free, holders={o.id: o.holder for o in objs}))
+    return dict(setting=setting, time=time_of_day, size=size, char_size=s, frames=frames)
 
 # %% ../nbs/01_storyworld.ipynb #f410c22f
 def _render(world: dict, frame: dict) -> tuple[np.ndarray, dict]:

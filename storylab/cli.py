@@ -127,16 +127,11 @@ def longest_first(names: list[str]) -> list[str]:
     checkout storylab is installed from), longest first, so `--jobs N` does not end with one long experiment running
     alone; ones without a time go first. The report's times are the `cpu` preset's; they order every preset."""
     import storylab
-    from storylab.core import find_checkout, storylab_home
+    from storylab.core import find_checkout, read_json, storylab_home
     homes = [h for h in (storylab_home(), find_checkout(Path(storylab.__file__).resolve().parent)) if h]
-    t = next((t for h in homes if (t := _read_json(h / "reports" / "timings.json")) is not None), {})
+    t = next((t for h in homes if (t := read_json(h / "reports" / "timings.json")) is not None), {})
     def secs(n): return t[n].get("wall_s", float("inf")) if isinstance(t.get(n), dict) else float("inf")
     return sorted(names, key=lambda n: -secs(n))   # stable: ties keep their order
-
-def _read_json(path: Path):
-    "The JSON in `path`, or None when it is missing or unreadable."
-    try: return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError): return None
 
 # %% ../nbs/08_cli.ipynb #f6a76f55
 def prepare_shared(preset: str | None):

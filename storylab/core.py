@@ -14,8 +14,8 @@ import numpy as np
 # %% auto #0
 __all__ = ['THREAD_VARS', 'find_checkout', 'storylab_home', 'cache_dir', 'runs_dir', 'seed_everything', 'rng_state',
            'set_rng_state', 'get_device', 'cpu_threads', 'set_cpu_threads', 'atomic_write', 'atomic_write_json',
-           'config_hash', 'CheckpointError', 'ConfigMismatchError', 'config_diff', 'save_checkpoint', 'load_checkpoint',
-           'NonFiniteLossError', 'NaNGuard', 'peak_rss_mb']
+           'read_json', 'config_hash', 'CheckpointError', 'ConfigMismatchError', 'config_diff', 'save_checkpoint',
+           'load_checkpoint', 'NonFiniteLossError', 'NaNGuard', 'peak_rss_mb']
 
 # %% ../nbs/00_core.ipynb #e5383a9a
 def find_checkout(start: Path) -> Path | None:
@@ -119,6 +119,12 @@ def _json_default(o):
 def atomic_write_json(path, obj, indent: int = 2) -> Path:
     "Write `obj` as JSON atomically (NumPy/torch numbers and paths are converted)."
     return atomic_write(path, json.dumps(obj, indent=indent, default=_json_default, allow_nan=True))
+
+# %% ../nbs/00_core.ipynb #e8f2b4d6
+def read_json(path, default=None):
+    "The JSON in `path`, or `default` when the file is missing or is not valid JSON."
+    try: return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError): return default
 
 # %% ../nbs/00_core.ipynb #b2a3934e
 def config_hash(obj, n: int = 12) -> str:

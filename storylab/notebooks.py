@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse, json, re, sys
 from pathlib import Path
 
-from .core import atomic_write, find_checkout, storylab_home
+from .core import atomic_write, find_checkout, read_json, storylab_home
 from .runner import ParameterError, annotate_parameters_cell, notebook_presets
 
 # %% auto #0
@@ -32,10 +32,7 @@ def notebook_markdown(path) -> str:
 def readme_values(home) -> dict:
     "The measured figures README's `{{name}}` placeholders quote, read from the committed records under `reports/`."
     rep = Path(home) / "reports"
-    def read(name):
-        try: return json.loads((rep / name).read_text())
-        except (OSError, json.JSONDecodeError): return {}
-    timings, bench = read("timings.json"), read("bench.json")
+    timings, bench = read_json(rep / "timings.json", {}), read_json(rep / "bench.json", {})
     last = timings.get("_all", {})
     vals = {"bench_min": bench.get("total_s", float("nan")) / 60, "experiments_min": last.get("total_s", float("nan")) / 60,
             "n_experiments": len(last.get("experiments", {})), "jobs": last.get("jobs", "–"),
@@ -43,7 +40,7 @@ def readme_values(home) -> dict:
     vals["make_report_min"] = vals["experiments_min"] + vals["bench_min"]
     gpu = rep / "gpu_estimate.md"
     vals["gpu_estimate"] = gpu.read_text().strip() if gpu.exists() else "(run `python bench/gpu_estimate.py`)"
-    vals["rehearsal_table"] = rehearsal_table(read("rehearsal/cpu.json"), read("rehearsal/cuda.json"))
+    vals["rehearsal_table"] = rehearsal_table(read_json(rep / "rehearsal/cpu.json", {}), read_json(rep / "rehearsal/cuda.json", {}))
     return vals
 
 def rehearsal_table(cpu: dict, cuda: dict) -> str:

@@ -8,7 +8,7 @@ import json, os, shutil
 from datetime import datetime
 from pathlib import Path
 
-from .core import storylab_home, atomic_write, atomic_write_json
+from .core import storylab_home, atomic_write, atomic_write_json, read_json
 from .metrics import lower_is_better, verdict
 from .runner import list_experiments
 
@@ -24,8 +24,8 @@ def newest_runs(base=None, skip=("gpu-rehearsal",)) -> dict:
     out = {}
     for mj in base.glob("*/*/metrics.json"):
         if mj.parent.name in skip: continue
-        try: rec = json.loads(mj.read_text())
-        except (OSError, json.JSONDecodeError): continue   # a run still being written, or damaged: skip it
+        rec = read_json(mj)
+        if rec is None: continue   # a run still being written, or damaged: skip it
         rec["run_dir"], rec["_mtime"] = mj.parent, mj.stat().st_mtime
         name = rec.get("experiment", mj.parent.parent.name)
         if name not in out or rec["_mtime"] > out[name]["_mtime"]: out[name] = rec
@@ -186,10 +186,9 @@ def _timing(runs: dict, report_dir: Path) -> str:
     "How long the runs took: the last `storylab-run all` as measured (wall clock, N at a time), else the sum."
     total = sum(r.get("wall_s", 0) for r in runs.values())
     text = f"The experiments' own times add up to {total / 60:.1f} min."
-    try: rec = json.loads((report_dir / "runs" / "all.json").read_text())
-    except (OSError, json.JSONDecodeError): return text
-    try: bench_s = json.loads((report_dir / "bench.json").read_text())["total_s"]   # written by bench/run_all.py
-    except (OSError, json.JSONDecodeError, KeyError): bench_s = 0
+    rec = read_json(report_dir / "runs" / "all.json")
+    if rec is None: return text
+    bench_s = read_json(report_dir / "bench.json", {}).get("total_s", 0)   # written by bench/run_all.py
     return (text + f" The last `storylab-run all --preset {rec['preset']} --jobs {rec['jobs']}` took {rec['total_s'] / 60:.1f} min "
             f"of wall-clock time on {rec['cpu_count']} cores ({rec['finished_at'][:16]})"
             + (f", and the benchmarks {bench_s / 60:.1f} min: {(rec['total_s'] + bench_s) / 60:.1f} min for `make report`." if bench_s else "."))
@@ -200,10 +199,7 @@ def write_timings(runs: dict, report_dir: Path) -> Path:
     `storylab-run all` (its wall time and timeline). It is committed with the report, so `storylab-run all --jobs N`
     on a fresh clone can start the longest experiments first, and the README can quote the last rebuild."""
     path = report_dir / "timings.json"
-    try: last = json.loads(path.read_text()).get("_all")
-    except (OSError, json.JSONDecodeError): last = None
-    try: last = json.loads((report_dir / "runs" / "all.json").read_text())
-    except (OSError, json.JSONDecodeError): pass
+    last = read_json(report_dir / "runs" / "all.json") or read_json(path, {}).get("_all")
     rec = {n: {"preset": r.get("preset"), "wall_s": round(r.get("wall_s", 0), 1), "peak_rss_mb": round(r.get("peak_rss_mb", 0))}
            for n, r in runs.items()}
     return atomic_write_json(path, {**rec, **({"_all": last} if last else {})})
@@ -211,11 +207,7 @@ def write_timings(runs: dict, report_dir: Path) -> Path:
 # %% ../nbs/07_report.ipynb #1dd397ce
 def _records(folder: Path) -> list:
     "Every JSON record in `folder` (seeds or sweeps), by name."
-    out = []
-    for f in sorted(folder.glob("*.json")):
-        try: out.append(json.loads(f.read_text()))
-        except (OSError, json.JSONDecodeError): continue
-    return out
+    return [r for r in map(read_json, sorted(folder.glob("*.json"))) if r is not None]
 
 # %% ../nbs/07_report.ipynb #231725c3
 def _variation(report_dir: Path, assets: Path) -> list:
@@ -261,8 +253,7 @@ def build_report(home=None, html: bool = True) -> Path:
           "In the summary, ↑ marks a headline metric where higher is better and ↓ one where lower is better.\n",
           "## Summary\n", _summary(runs) if runs else "No runs yet.\n"]
     if missing: md.append(f"\nMissing (no run yet): {', '.join(missing)}.\n")
-    try: all_rec = json.loads((report_dir / "runs" / "all.json").read_text())
-    except (OSError, json.JSONDecodeError): all_rec = {}
+    all_rec = read_json(report_dir / "runs" / "all.json", {})
     if all_rec.get("timeline"):
         fig = timeline_figure(all_rec, assets / "report" / "timeline.png")
         md.append(_copy_figure(fig, fig, report_dir, "When each experiment of the last `storylab-run all` ran, and on which worker "

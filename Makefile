@@ -17,15 +17,19 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 # Exact versions from constraints.txt (pyproject.toml holds the compatible ranges). The torch pin, installed first,
 # takes a local CPU build where pip is offered one (2.13.0+cpu matches ==2.13.0); storylab[cpu] adds tensorflow-cpu.
-$(BIN)/storylab-run: pyproject.toml constraints.txt
+# The stamp is named by a checksum of the two files, not dated: nbdev-export rewrites pyproject.toml unchanged on every
+# `make test`, and a dated stamp then reinstalled (and asked PyPI for pip) on every later make, offline too.
+DEPS_STAMP := $(VENV)/.deps-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
+$(DEPS_STAMP):
 	@test -n "$(PY)" && command -v $(PY) >/dev/null || { echo "no supported Python: none of $(SUPPORTED_PY) runs here (set PY=/path/to/python3.x)"; exit 1; }
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt torch
 	$(BIN)/pip install -q -c constraints.txt -e ".[cpu,dev,docs]"
+	rm -f $(VENV)/.deps-*
 	touch $@
 
-venv: $(BIN)/storylab-run
+venv: $(DEPS_STAMP)
 
 report: venv
 	$(BIN)/storylab-run all --preset cpu --jobs 2

@@ -38,9 +38,9 @@ report: venv
 	$(BIN)/storylab-readme   # README quotes the report's time: regenerated with it, so both are committed together
 
 test: venv
-	@before=$$(git diff -- nbs storylab README.md | sha1sum; git status --porcelain -- nbs storylab README.md); \
+	@before=$$(git diff -- nbs storylab README.md | cksum; git status --porcelain -- nbs storylab README.md); \
 	$(BIN)/nbdev-export && $(BIN)/nbdev-clean && $(BIN)/storylab-readme; \
-	after=$$(git diff -- nbs storylab README.md | sha1sum; git status --porcelain -- nbs storylab README.md); \
+	after=$$(git diff -- nbs storylab README.md | cksum; git status --porcelain -- nbs storylab README.md); \
 	if [ "$$before" != "$$after" ]; then echo "nbdev-export/nbdev-clean changed files: run them and commit the result"; \
 		git status --short -- nbs storylab README.md; exit 1; fi
 	$(BIN)/nbdev-test nbs/index.ipynb

@@ -157,9 +157,10 @@ def fresh_python(tmp_path):
 
 def pip(python: Path, *args, timeout=900):
     """This run's pip, installing into the environment of `python`; its downloads and unpacking go next to it.
-    The installs pass `--no-compile`: byte-compiling every installed module took about 40 s of CPU of the install
-    outside a clone, and Python compiles the modules a test imports when it imports them."""
+    Installs get `--no-compile`: byte-compiling every installed module took about 40 s of CPU of the install outside
+    a clone, and Python compiles the modules a test imports when it imports them."""
     env = {**os.environ, "TMPDIR": str(python.parents[2])}
+    args = [args[0], "--no-compile", *args[1:]] if args[:1] == ("install",) else list(args)
     res = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), *map(str, args)],
                          capture_output=True, text=True, env=env, timeout=timeout)
     assert res.returncode == 0, f"pip {' '.join(map(str, args))} failed:\n{res.stdout[-2000:]}\n{res.stderr[-3000:]}"
@@ -168,7 +169,7 @@ def pip(python: Path, *args, timeout=900):
 
 def test_existing_torch_is_kept(fresh_python, tmp_path, source, pypi, resolutions):
     py = fresh_python
-    pip(py, "install", "-q", "--no-compile", "--no-deps", f"torch=={OTHER_TORCH}")   # the environment's own torch (Colab's, a CUDA build)
+    pip(py, "install", "-q", "--no-deps", f"torch=={OTHER_TORCH}")          # the environment's own torch (Colab's, a CUDA build)
     assert {d["name"]: d["version"] for d in json.loads(pip(py, "list", "--format=json").stdout)}["torch"] == OTHER_TORCH
     keep = tmp_path / "keep.json"
     pip(py, "install", "--dry-run", "-q", "--report", keep, "-e", f"{source}[cpu]")
@@ -180,7 +181,7 @@ def test_existing_torch_is_kept(fresh_python, tmp_path, source, pypi, resolution
 @pytest.mark.slow
 def test_pip_install_outside_a_clone(fresh_python, tmp_path, source, pypi, resolutions):
     py = fresh_python
-    pip(py, "install", "-q", "--no-compile", "-c", CONSTRAINTS, source)   # not editable; no extra: the torch experiments need no TensorFlow
+    pip(py, "install", "-q", "-c", CONSTRAINTS, source)     # not editable; no extra: the torch experiments need no TensorFlow
     bin_ = py.parent
     work, home = tmp_path / "empty", tmp_path / "home"
     work.mkdir(); home.mkdir()

@@ -45,7 +45,7 @@ test: venv
 		git status --short -- nbs storylab README.md; exit 1; fi
 	$(BIN)/nbdev-test nbs/index.ipynb
 	$(BIN)/python docs/build_site.py --execute-only --force   # every chapter, run as nbdev-test runs it (nbdev's skip flags, execnb); the site build of tests/test_docs.py reuses these executions
-	$(BIN)/pytest -q -n 3 --dist loadfile --durations 15 tests
+	$(BIN)/pytest -q -n 3 --dist loadfile --no-loadscope-reorder --durations 15 tests
 
 # every experiment's gpu preset on local mirrors of the hub, sizes cut down, on this machine (chapter 09)
 gpu-rehearsal: venv

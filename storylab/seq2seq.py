@@ -244,10 +244,10 @@ def task_config(data: dict, units: int = 128, depth: int = 1) -> Seq2SeqConfig:
 
 # %% ../nbs/13_seq2seq.ipynb #7d19cc71
 def train_task(data: dict, cfg: Seq2SeqConfig, epochs: int = 15, batch_size: int = 64, lr: float = 3e-3, verbose=0,
-               backup=None, seed: int = 0, epoch_delay: float = 0.0) -> tuple[keras.Model, dict]:
+               backup=None, seed: int = 0, epoch_delay: float = 0.0, run_eagerly: bool = False) -> tuple[keras.Model, dict]:
     """Build the model of `cfg` (`task_config(data, ...)`) and fit it with `storylab.keras_gen.fit_resumable` (with `backup`,
     a folder, a killed training continues after its last finished epoch, and a finished one is loaded, not trained
-    again); returns (model, history)."""
+    again); returns (model, history). `run_eagerly`: the model trains and predicts step by step without tracing a graph."""
     from storylab.keras_gen import fit_resumable
     task = data["task"]; y = data["y_train"]
     if (cfg.in_len, cfg.out_len, cfg.image_out) != (data["x_train"].shape[1], y.shape[1], task == "text2image"):
@@ -258,7 +258,8 @@ def train_task(data: dict, cfg: Seq2SeqConfig, epochs: int = 15, batch_size: int
     losses = {"chars": "sparse_categorical_crossentropy"}
     targets = {"chars": y}
     if task == "text2image": losses["images"] = "binary_crossentropy"; targets["images"] = data["img_train"]
-    model.compile(opt, loss=losses, loss_weights={"chars": 1.0, "images": 10.0} if task == "text2image" else None)
+    model.compile(opt, loss=losses, loss_weights={"chars": 1.0, "images": 10.0} if task == "text2image" else None,
+                  run_eagerly=run_eagerly)
     hist = fit_resumable(model, [data["x_train"], teacher_inputs(y)], targets, epochs=epochs, batch_size=batch_size,
                          backup=backup, seed=seed, config=dict(task=task, units=cfg.units, depth=cfg.depth, lr=lr),
                          epoch_delay=epoch_delay, verbose=verbose)

@@ -133,11 +133,7 @@ def test_kill_in_dpo_and_resume_gives_the_same_weights(smoke_home, home):
 
 
 def test_dry_run_and_config_file(home, tmp_path):
-    storylab("storylab-run", "pref_align", "--preset", "smoke", "-p", "dry_run", "True", "--name", "dry")
-    rec = json.loads((home / "reports/runs/pref_align/dry/metrics.json").read_text())
-    assert rec["metrics"]["dry_run"] == 1 and rec["metrics"]["stage1_s"] < 5 and rec["metrics"]["stage2_s"] < 5
-    assert abs(rec["metrics"]["dry_run_stage2_loss"] - np.log(2)) < 1e-4   # DPO starts with policy = reference
-    assert abs(rec["metrics"]["valid_dpo_loss"] - np.log(2)) < 1e-4         # nothing trained: still log 2
+    "Stage 1 alone from a papermill config file, then stage 2 alone from its checkpoint: both dry runs, nothing trained."
     # papermill -f params.yaml is the config file; stage 1 only
     cfg = tmp_path / "params.yaml"
     cfg.write_text(f"preset: smoke\nstage: '1'\ndry_run: true\nrun_dir: {tmp_path / 'run'}\n")
@@ -145,12 +141,17 @@ def test_dry_run_and_config_file(home, tmp_path):
     res = subprocess.run([str(BIN / "papermill"), str(REPO / "nbs/experiments/pref_align.ipynb"), str(tmp_path / "out.ipynb"),
                           "-f", str(cfg)], capture_output=True, text=True, env=env, cwd=str(REPO / "nbs/experiments"))
     assert res.returncode == 0, res.stderr[-2000:]
-    assert "Stage 1" in json.loads((tmp_path / "run/metrics.json").read_text())["notes"]
+    rec1 = json.loads((tmp_path / "run/metrics.json").read_text())
+    assert "Stage 1" in rec1["notes"] and rec1["metrics"]["dry_run"] == 1 and rec1["metrics"]["stage1_s"] < 5
     assert (tmp_path / "run/stage1.pt").exists()
     # stage 2 from that checkpoint; a relative path is read from the repository root (here STORYLAB_HOME = tmp_path)
     storylab("storylab-run", "pref_align", "--preset", "smoke", "-p", "stage", "2", "-p", "init_checkpoint", "run/stage1.pt",
              "-p", "dry_run", "True", "--name", "s2")
-    assert "Stage 2" in json.loads((home / "reports/runs/pref_align/s2/metrics.json").read_text())["notes"]
+    rec = json.loads((home / "reports/runs/pref_align/s2/metrics.json").read_text())
+    assert "Stage 2" in rec["notes"] and rec["metrics"]["dry_run"] == 1
+    assert rec["metrics"]["stage1_s"] < 5 and rec["metrics"]["stage2_s"] < 5
+    assert abs(rec["metrics"]["dry_run_stage2_loss"] - np.log(2)) < 1e-4   # DPO starts with policy = reference
+    assert abs(rec["metrics"]["valid_dpo_loss"] - np.log(2)) < 1e-4         # nothing trained: still log 2
 
 
 def test_bad_stage_is_refused(home):

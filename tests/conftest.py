@@ -1,5 +1,6 @@
 "Shared fixtures: every test runs offline, in its own STORYLAB_HOME with the real experiment notebooks."
 import os, shutil, subprocess, sys
+from collections import Counter
 from pathlib import Path
 import pytest
 
@@ -93,8 +94,7 @@ REHEARSAL_SLOT = 6
 
 
 def pytest_collection_modifyitems(session, config, items):
-    count = {}
-    for it in items: count[it.path.name] = count.get(it.path.name, 0) + 1
+    count = Counter(it.path.name for it in items)
     files = sorted(count, key=lambda f: -count[f])   # stable: ties keep the collection's order, as xdist's does
     if "test_rehearsal.py" in files: files.insert(REHEARSAL_SLOT, files.pop(files.index("test_rehearsal.py")))
     rank = {f: i for i, f in enumerate(files)}
